@@ -1,0 +1,46 @@
+import type { Logger } from './logger.js';
+import type { OffsetRange, PartitionOffsets } from './offsets.js';
+
+export interface SourceOpenContext {
+  readonly appId: string;
+  readonly logger: Logger;
+}
+
+export interface ReadContext {
+  readonly appId: string;
+  readonly batchTime: number;
+  /** 1 on the first try of a batch, then 2, 3... when the scheduler retries it. */
+  readonly attempt: number;
+  /** Aborted when the context stops without waiting for the batch. */
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+}
+
+/**
+ * A replayable, partitioned, offset-addressed input: the "direct" model. The engine decides every
+ * range, logs it, then reads it; the source never decides on its own what a batch contains.
+ */
+export interface Source<T> {
+  /** Stable name; it keys this source's offsets in the checkpoint across program versions. */
+  readonly name: string;
+  /** Per-source cap of records per partition per batch; overrides the context's default. */
+  readonly maxRecordsPerPartition?: number;
+  open?(context: SourceOpenContext): Promise<void>;
+  /** Every partition that exists now, with the offset just past its newest readable record. */
+  latestOffsets(): Promise<PartitionOffsets>;
+  /**
+   * Start offsets for partitions the checkpoint does not know: all of them on a first start
+   * (`initial`), or partitions that appeared while running or since the checkpoint (`discovered`).
+   */
+  startOffsets(partitions: readonly string[], reason: 'initial' | 'discovered'): Promise<PartitionOffsets>;
+  /**
+   * Reads exactly [range.from, range.until) of one partition. Must return the same records for the
+   * same range on every call, in any process. Throws a MicrobatchError with code
+   * OFFSET_OUT_OF_RANGE when the range is no longer available, never a shorter result.
+   */
+  read(range: OffsetRange, context: ReadContext): Promise<T[]>;
+  /** Told after a batch's completion is durable; for monitoring only (e.g. consumer-group lag). */
+  commit?(ranges: readonly OffsetRange[]): Promise<void>;
+  /** Safe to call twice. */
+  close?(): Promise<void>;
+}
