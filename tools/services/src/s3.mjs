@@ -1,0 +1,68 @@
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { mavenClasspath } from './maven.mjs';
+import { cacheDir } from './paths.mjs';
+import { spawnService, stopChild } from './process.mjs';
+import { waitForPort } from './ports.mjs';
+
+const S3PROXY_VERSION = '4.1.0';
+
+/**
+ * S3-compatible server for tests: s3proxy from Maven Central (jars cached outside the repo) with
+ * jclouds' filesystem backend in a throwaway folder, no authentication (any key signs), on
+ * 127.0.0.1. `restart()` stops and starts the same instance on the same port and data folder, so
+ * fault tests can take the server away for a while and get their objects back.
+ */
+export default {
+  name: 's3',
+  envVar: 'S3_ENDPOINT',
+  defaultUrl: 'http://127.0.0.1:9444',
+  defaultPort: 9444,
+  async start({ port, log }) {
+    // s3proxy's pom resolves jackson-annotations 2.18 (nearest wins) while its Jackson 3 databind
+    // needs 2.22; naming 2.22 at the top level makes Maven pick it.
+    const lib = await mavenClasspath(
+      `s3proxy-${S3PROXY_VERSION}`,
+      [`org.gaul:s3proxy:${S3PROXY_VERSION}`, 'com.fasterxml.jackson.core:jackson-annotations:2.22'],
+      { log },
+    );
+    const dir = mkdtempSync(join(cacheDir('run'), `s3proxy-${port}-`));
+    const data = join(dir, 'data');
+    mkdirSync(data);
+    const config = join(dir, 's3proxy.properties');
+    writeFileSync(
+      config,
+      [
+        `s3proxy.endpoint=http://127.0.0.1:${port}`,
+        's3proxy.authorization=none',
+        'jclouds.provider=filesystem',
+        `jclouds.filesystem.basedir=${data}`,
+        '',
+      ].join('\n'),
+    );
+    const classpath = readdirSync(lib)
+      .filter((f) => f.endsWith('.jar'))
+      .map((f) => join(lib, f))
+      .join(':');
+    const launch = async () => {
+      log(`starting s3proxy ${S3PROXY_VERSION} on 127.0.0.1:${port}`);
+      const child = spawnService(
+        'java',
+        ['-Xmx256m', '-XX:TieredStopAtLevel=1', '-cp', classpath, 'org.gaul.s3proxy.Main', '--properties', config],
+        // s3proxy's logback config reads LOG_LEVEL; its default logs every request at debug.
+        { logFile: join(dir, 's3proxy.log'), env: { LOG_LEVEL: 'info' } },
+      );
+      await waitForPort('127.0.0.1', port, { child, what: 's3proxy' });
+      return child;
+    };
+    let child = await launch();
+    return {
+      url: `http://127.0.0.1:${port}`,
+      stop: () => stopChild(child),
+      async restart() {
+        await stopChild(child);
+        child = await launch();
+      },
+    };
+  },
+};
