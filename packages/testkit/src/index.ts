@@ -1,1 +1,2 @@
 export * from './memory-sink.js';
+export * from './checkpoint-store-suite.js';
