@@ -15,6 +15,8 @@ export interface LatestCheckpoint {
 /** What the engine talks to. Build one from a backend with `createCheckpointStore`. */
 export interface CheckpointStore {
   readonly kind: string;
+  /** How many newest checkpoints are kept per app; a restart can fall back to any of them. */
+  readonly retain: number;
   acquireEpoch(appId: string): Promise<number>;
   currentEpoch(appId: string): Promise<number>;
   /** Atomic, fenced by `checkpoint.epoch`; then applies retention and deletes unreferenced blobs. */
@@ -139,6 +141,7 @@ export function createCheckpointStore(backend: CheckpointBackend, options: Check
 
   return {
     kind: backend.kind,
+    retain,
     async acquireEpoch(appId) {
       assertOpen();
       assertValidAppId(appId);

@@ -1,0 +1,20 @@
+import type { Logger } from '../api/logger.js';
+import type { OffsetRange } from '../api/offsets.js';
+import type { Batch } from '../batch.js';
+
+/**
+ * Everything needed to compute the streams of one attempt of one batch. Each attempt gets a
+ * fresh generation, so a retry recomputes from the logged ranges instead of reusing failed work.
+ */
+export interface BatchGeneration {
+  readonly appId: string;
+  readonly time: number;
+  /** The batch's logged plan: every range of every source. */
+  readonly ranges: readonly OffsetRange[];
+  readonly attempt: number;
+  readonly signal: AbortSignal;
+  readonly concurrency: number;
+  readonly logger: Logger;
+  /** Batches already built for this generation, per stream, so shared upstreams are computed once. */
+  readonly cache: Map<object, Batch<unknown>>;
+}

@@ -1,0 +1,330 @@
+import type { Logger } from '../api/logger.js';
+import type { OffsetRange, PartitionOffsets } from '../api/offsets.js';
+import type { Source } from '../api/source.js';
+import type { BatchRecord } from '../checkpoint/format.js';
+import type { DStream } from '../dstream/dstream.js';
+import { StreamGraph } from '../dstream/graph.js';
+import { InputDStream } from '../dstream/input.js';
+import { MicrobatchError, isMicrobatchError } from '../errors.js';
+import { runBatch, type BatchRunnerEnv } from './batch-runner.js';
+import { Checkpointer } from './checkpointer.js';
+import { ListenerBus, type BatchInfo, type StreamingListener } from './listener.js';
+import { resolveOptions, type ProtocolPoint, type ResolvedOptions, type StreamingContextOptions } from './options.js';
+import { planSource } from './planner.js';
+import { PidRateEstimator } from './rate.js';
+import { recover } from './recovery.js';
+import { withRetries, type RetryPolicy } from './retry.js';
+
+export type ContextState = 'initialized' | 'active' | 'stopping' | 'stopped';
+
+/**
+ * The entry point, like Spark's StreamingContext. Build the graph (sources, transformations,
+ * outputs), then start(). On every start the same program recovers from the checkpoint store:
+ * planned but incomplete batches run again with exactly their logged ranges, then new batches
+ * follow. See docs/semantics.md for the protocol.
+ */
+export class StreamingContext {
+  private readonly options: ResolvedOptions;
+  private readonly graph: StreamGraph;
+  private readonly bus: ListenerBus;
+  private readonly logger: Logger;
+  private state: ContextState = 'initialized';
+  private epochValue: number | undefined;
+  /** Aborted on a non-graceful stop: in-flight reads and writes are abandoned. */
+  private readonly abort = new AbortController();
+  /** Aborted on any stop: interrupts the wait for the next batch time. */
+  private readonly wake = new AbortController();
+  private readonly estimators = new Map<string, PidRateEstimator>();
+  private readonly rates = new Map<string, number | undefined>();
+  private termination!: Promise<void>;
+  private failure: unknown;
+  private graceful = true;
+  private removeSignalHandlers = () => {};
+
+  constructor(options: StreamingContextOptions) {
+    this.options = resolveOptions(options);
+    this.logger = this.options.logger;
+    this.graph = new StreamGraph(this.options.batchIntervalMs);
+    this.bus = new ListenerBus(this.logger);
+  }
+
+  get appId(): string {
+    return this.options.appId;
+  }
+
+  get batchIntervalMs(): number {
+    return this.options.batchIntervalMs;
+  }
+
+  /** The epoch this process took at start; undefined before. */
+  get epoch(): number | undefined {
+    return this.epochValue;
+  }
+
+  get status(): ContextState {
+    return this.state;
+  }
+
+  /** Registers a named source and returns its stream. */
+  source<T>(source: Source<T>): DStream<T> {
+    return new InputDStream(this.graph, source);
+  }
+
+  /** Registers a stable name for a stateful or windowed operator (used by those operators). */
+  registerOperator(name: string): void {
+    this.graph.addOperator(name);
+  }
+
+  addListener(listener: StreamingListener): void {
+    this.bus.add(listener);
+  }
+
+  removeListener(listener: StreamingListener): void {
+    this.bus.remove(listener);
+  }
+
+  /**
+   * Takes a new epoch, recovers from the checkpoint and starts the batch loop. Rejects (and the
+   * context is stopped) when recovery fails, e.g. GRAPH_MISMATCH or CHECKPOINT_CORRUPT.
+   */
+  async start(): Promise<void> {
+    if (this.state !== 'initialized') throw new MicrobatchError('ALREADY_STARTED', `The context is ${this.state}; a context starts once`);
+    this.graph.freeze();
+    this.state = 'active';
+    const { checkpoint: store, appId } = this.options;
+    let checkpointer: Checkpointer;
+    let pending: BatchRecord[];
+    let lastBatchTime: number;
+    try {
+      const epoch = await store.acquireEpoch(appId);
+      this.epochValue = epoch;
+      const recovered = await recover(store, appId, this.graph, this.options.resetStreams, this.logger);
+      checkpointer = new Checkpointer(store, appId, epoch, this.options.batchIntervalMs, this.options.clock, recovered);
+      pending = recovered.pending;
+      lastBatchTime = recovered.lastBatchTime;
+      await this.openAll(epoch);
+    } catch (error) {
+      await this.closeAll();
+      this.state = 'stopped';
+      this.termination = Promise.reject(error);
+      this.termination.catch(() => {});
+      throw error;
+    }
+    this.installSignalHandlers();
+    this.bus.emit('onStreamingStarted', { time: this.options.clock.now(), epoch: this.epochValue!, replayBatches: pending.length });
+    this.termination = this.run(checkpointer, pending, lastBatchTime);
+    this.termination.catch(() => {});
+  }
+
+  /**
+   * Stops the context. Graceful (default): the batch in flight finishes and its completion is
+   * written to the checkpoint. Not graceful: in-flight work is abandoned and will be replayed on
+   * the next start. Resolves when the context has stopped.
+   */
+  async stop(options: { graceful?: boolean } = {}): Promise<void> {
+    if (this.state === 'initialized') {
+      this.state = 'stopped';
+      this.termination = Promise.resolve();
+      return;
+    }
+    if (this.state === 'active') {
+      this.state = 'stopping';
+      this.graceful = options.graceful ?? true;
+      this.wake.abort();
+      if (!this.graceful) this.abort.abort();
+    }
+    await this.termination.catch(() => {});
+  }
+
+  /** Resolves when the context stops; rejects with the error that stopped it, if any. */
+  awaitTermination(): Promise<void> {
+    if (this.state === 'initialized') {
+      return Promise.reject(new MicrobatchError('NOT_STARTED', 'awaitTermination() before start()'));
+    }
+    return this.termination;
+  }
+
+  // ---- the batch loop: source -> plan -> checkpoint -> compute -> sink -> complete ----
+
+  private async run(checkpointer: Checkpointer, pending: BatchRecord[], lastBatchTime: number): Promise<void> {
+    const { clock, batchIntervalMs: interval } = this.options;
+    try {
+      for (const record of pending) {
+        if (this.state !== 'active') break;
+        await this.runAndComplete(checkpointer, record, true);
+      }
+      let time = firstBatchTime(clock.now(), lastBatchTime, interval);
+      while (this.state === 'active') {
+        await clock.sleep(time - clock.now(), this.wake.signal);
+        if (this.state !== 'active') break;
+        const record = await this.planBatch(checkpointer, time);
+        await this.writeCheckpoint(checkpointer, 'plan', time);
+        const info = await this.runAndComplete(checkpointer, record, false);
+        if (this.options.stopWhenIdle && info.numRecords === 0) {
+          this.logger.info({ batchTime: time }, 'no new input: stopping (stopWhenIdle)');
+          this.state = 'stopping';
+        }
+        time += interval;
+      }
+      if (this.graceful && checkpointer.hasUnrecordedCompletion()) {
+        await this.writeCheckpoint(checkpointer, 'complete', undefined);
+      }
+    } catch (error) {
+      if (!(isMicrobatchError(error, 'STOPPED') && !this.graceful)) {
+        this.failure = error;
+        this.logger.error({ err: error }, 'the streaming context stops on an error');
+      }
+    } finally {
+      this.removeSignalHandlers();
+      await this.closeAll();
+      this.state = 'stopped';
+      this.bus.emit('onStreamingStopped', { time: clock.now(), error: this.failure });
+    }
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Decides the exact ranges of every source for a new batch; not yet durable. */
+  private async planBatch(checkpointer: Checkpointer, time: number): Promise<BatchRecord> {
+    const ranges: OffsetRange[] = [];
+    const next = new Map<string, PartitionOffsets>();
+    for (const [name, source] of this.graph.sources) {
+      const plan = await this.withRetry(() =>
+        planSource(
+          source,
+          checkpointer.offsetsOf(name),
+          {
+            staticCap: source.maxRecordsPerPartition ?? this.options.maxRecordsPerPartition,
+            rate: this.rates.get(name),
+            batchIntervalMs: this.options.batchIntervalMs,
+          },
+          this.logger,
+        ),
+      );
+      ranges.push(...plan.ranges);
+      next.set(name, plan.next);
+    }
+    const record: BatchRecord = { time, ranges, completed: false };
+    checkpointer.addPlan(record, next);
+    return record;
+  }
+
+  /** Write-ahead: the plan is durable before any output of its batch runs. */
+  private async writeCheckpoint(checkpointer: Checkpointer, why: 'plan' | 'complete', batchTime: number | undefined): Promise<void> {
+    const time = batchTime ?? 0;
+    await this.point(why === 'plan' ? 'plan:before-write' : 'complete:before-write', time, 1);
+    const { durable, retireBefore } = await this.withRetry(() => checkpointer.write());
+    if (why === 'plan') await this.point('plan:after-write', time, 1);
+    await this.afterDurable(durable, retireBefore);
+  }
+
+  private async runAndComplete(checkpointer: Checkpointer, record: BatchRecord, replay: boolean): Promise<BatchInfo> {
+    const info = await runBatch(this.runnerEnv(), record, replay);
+    checkpointer.markCompleted(record.time);
+    this.updateRates(info);
+    return info;
+  }
+
+  /** Monitoring commits to sources, and marker pruning in sinks, once completion is durable. */
+  private async afterDurable(durable: OffsetRange[], retireBefore: number | undefined): Promise<void> {
+    for (const [name, source] of this.graph.sources) {
+      const ranges = durable.filter((r) => r.source === name);
+      if (ranges.length === 0 || !source.commit) continue;
+      try {
+        await source.commit(ranges);
+      } catch (error) {
+        this.logger.warn({ err: error, source: name }, 'committing offsets back to the source failed (monitoring only)');
+      }
+    }
+    if (retireBefore === undefined) return;
+    for (const output of this.graph.outputs) {
+      await output.sink?.retire?.({ appId: this.appId, epoch: this.epochValue!, before: retireBefore });
+    }
+  }
+
+  private updateRates(info: BatchInfo): void {
+    if (!this.options.backpressure || info.processingDelay === undefined) return;
+    for (const [name, records] of Object.entries(info.inputRecords)) {
+      let estimator = this.estimators.get(name);
+      if (!estimator) this.estimators.set(name, (estimator = new PidRateEstimator(this.options.batchIntervalMs, this.options.backpressure)));
+      const rate = estimator.compute(info.batchTime, records, info.processingDelay, info.schedulingDelay ?? 0);
+      if (rate !== undefined) this.rates.set(name, rate);
+      else if (!this.rates.has(name)) this.rates.set(name, this.options.backpressure.initialRate);
+    }
+  }
+
+  private runnerEnv(): BatchRunnerEnv {
+    return {
+      appId: this.appId,
+      epoch: this.epochValue!,
+      graph: this.graph,
+      concurrency: this.options.maxConcurrentPartitions,
+      clock: this.options.clock,
+      logger: this.logger,
+      bus: this.bus,
+      retry: this.retryPolicy(),
+      signal: this.abort.signal,
+      atProtocolPoint: (point, time, attempt) => this.point(point, time, attempt),
+    };
+  }
+
+  private retryPolicy(): RetryPolicy {
+    return {
+      maxAttempts: this.options.maxBatchAttempts,
+      backoffMs: this.options.retryBackoffMs,
+      backoffMaxMs: this.options.retryBackoffMaxMs,
+      clock: this.options.clock,
+      signal: this.abort.signal,
+    };
+  }
+
+  private withRetry<T>(fn: () => Promise<T>): Promise<T> {
+    return withRetries(this.retryPolicy(), fn, (error, attempt, willRetry) =>
+      this.logger.warn({ err: error, attempt, willRetry }, 'checkpoint or source call failed'),
+    );
+  }
+
+  private async point(point: ProtocolPoint, batchTime: number, attempt: number): Promise<void> {
+    await this.options.atProtocolPoint?.(point, { batchTime, attempt });
+  }
+
+  private async openAll(epoch: number): Promise<void> {
+    const context = { appId: this.appId, logger: this.logger };
+    for (const source of this.graph.sources.values()) await source.open?.(context);
+    for (const output of this.graph.outputs) await output.sink?.open?.({ ...context, epoch });
+  }
+
+  private async closeAll(): Promise<void> {
+    const closers = [
+      ...[...this.graph.sources.values()].map((s) => () => s.close?.()),
+      ...this.graph.outputs.map((o) => () => o.sink?.close?.()),
+    ];
+    for (const close of closers) {
+      try {
+        await close();
+      } catch (error) {
+        this.logger.error({ err: error }, 'closing a source or sink failed');
+      }
+    }
+  }
+
+  private installSignalHandlers(): void {
+    if (!this.options.stopOnSignals) return;
+    const handler = (signal: NodeJS.Signals) => {
+      this.logger.info({ signal }, 'stopping gracefully on signal');
+      void this.stop({ graceful: true });
+    };
+    process.once('SIGINT', handler);
+    process.once('SIGTERM', handler);
+    this.removeSignalHandlers = () => {
+      process.removeListener('SIGINT', handler);
+      process.removeListener('SIGTERM', handler);
+    };
+  }
+}
+
+/** The first new batch time: the next multiple of the interval, strictly after every logged batch. */
+export function firstBatchTime(now: number, lastBatchTime: number, interval: number): number {
+  const aligned = Math.ceil(now / interval) * interval;
+  const afterLogged = (Math.floor(lastBatchTime / interval) + 1) * interval;
+  return Math.max(aligned, afterLogged);
+}
