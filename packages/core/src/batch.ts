@@ -22,12 +22,12 @@ export interface BatchOptions {
  * most once per batch object, so several outputs of the same stream share one read.
  */
 export class Batch<T> {
-  private readonly computed = new Map<number, Promise<T[]>>();
-
   constructor(
     readonly time: number,
     private readonly plans: readonly PartitionPlan<T>[],
     private readonly options: BatchOptions = {},
+    /** Shared by bound views of the same batch, so each output does not recompute it. */
+    private readonly computed = new Map<number, Promise<T[]>>(),
   ) {}
 
   /** A batch of already materialized partitions, e.g. to drive a sink in a test. */
@@ -69,8 +69,7 @@ export class Batch<T> {
 
   /** This batch handed to an output operation: `foreachPartition` gets a full PartitionContext. */
   bind(output: OutputContext): Batch<T> {
-    const bound = new Batch(this.time, this.plans, { ...this.options, output });
-    return bound;
+    return new Batch(this.time, this.plans, { ...this.options, output }, this.computed);
   }
 
   async foreachPartition(fn: (records: T[], context: PartitionContext) => void | Promise<void>): Promise<void> {

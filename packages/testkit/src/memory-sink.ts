@@ -1,4 +1,4 @@
-import { FencedError, type Batch, type OutputContext, type Sink } from '@microbatch/core';
+import { FencedError, type Batch, type OutputContext, type PartitionContext, type Sink } from '@microbatch/core';
 
 /** What a memory sink has committed; share it between sink instances to simulate a restart. */
 export interface MemorySinkData<T> {
@@ -28,7 +28,12 @@ export interface MemoryTransactionalSink<T> extends Sink<T> {
  * the same records (the write-ahead plan guarantees that, and tests hold the engine to it).
  */
 export function createMemoryTransactionalSink<T>(
-  options: { name?: string; data?: MemorySinkData<T> } = {},
+  options: {
+    name?: string;
+    data?: MemorySinkData<T>;
+    /** Called after each partition commits, e.g. to offer a crash point between partitions. */
+    afterPartitionCommit?: (context: PartitionContext) => Promise<void>;
+  } = {},
 ): MemoryTransactionalSink<T> {
   const data = options.data ?? createMemorySinkData<T>();
   const name = options.name ?? 'memory';
@@ -55,6 +60,7 @@ export function createMemoryTransactionalSink<T>(
         }
         data.maxEpoch = Math.max(data.maxEpoch, ctx.epoch);
         data.committed.set(marker, { records: [...records], epoch: ctx.epoch });
+        await options.afterPartitionCommit?.(ctx);
       });
     },
     records() {
