@@ -1,1 +1,1 @@
-export {};
+export { createFsCheckpointBackend, createFsCheckpointStore, type FsCheckpointStoreOptions } from './fs-store.js';
