@@ -1,0 +1,258 @@
+import {
+  type Batch,
+  type Logger,
+  MicrobatchError,
+  type OffsetRange,
+  type OutputContext,
+  type Sink,
+  type SinkOpenContext,
+  invalidOption,
+} from '@microbatch/core';
+import { type Database, type DatabaseInput, type SqlTransaction, toDatabase } from './db.js';
+import { sinkError } from './errors.js';
+import { type FenceKey, checkEpoch, claimEpoch } from './fence.js';
+import { isShared, sharedRanges, storeOffsets } from './offsets.js';
+import { type RetryOptions, withRetry } from './retry.js';
+import { type SchemaOptions, type SinkTables, ensureTables, sinkTables } from './schema.js';
+
+/** What `write` gets besides the transaction and the records. */
+export interface PostgresWriteContext extends OutputContext {
+  /** The partition written, or -1 with `granularity: 'batch'`. */
+  readonly partitionId: number;
+  readonly numPartitions: number;
+  /** The partitions whose records `records` holds: one, or (batch) every partition not yet committed. */
+  readonly partitionIds: readonly number[];
+  /** The source ranges those partitions were computed from. */
+  readonly partitionRanges: readonly OffsetRange[];
+}
+
+export interface PostgresSinkOptions<T> extends SchemaOptions {
+  /** A pg.Pool, a PGlite instance, or a URI (`postgres://...`, `pglite:<dir>`); a URI's client is closed by `close()`. */
+  readonly pool: DatabaseInput;
+  /** The output's stable name: it keys the commit markers, so renaming it replays everything. */
+  readonly name: string;
+  /** Writes one partition's (or batch's) records in the open transaction; throw to roll it back. */
+  readonly write: (tx: SqlTransaction, records: T[], context: PostgresWriteContext) => Promise<void>;
+  /** `partition` (default): one transaction per partition, concurrently. `batch`: one for the whole batch. */
+  readonly granularity?: 'partition' | 'batch';
+  /** Store each committed source range's end offset in the same transaction (see readCommittedOffsets). Default false. */
+  readonly storeOffsets?: boolean;
+  /** Create the bookkeeping tables on first use. Default true; false if a migration (migrationSql) made them. */
+  readonly createTables?: boolean;
+  /** Retries of a transaction that failed on connection loss, a restart, a serialization failure or a deadlock. */
+  readonly retry?: RetryOptions;
+  readonly logger?: Logger;
+}
+
+export interface PostgresSink<T> extends Sink<T> {
+  readonly guarantee: 'transactional';
+  readonly tables: SinkTables;
+}
+
+/**
+ * Exactly-once output into PostgreSQL: every (batch time, partition) commits its rows and its
+ * marker in one transaction; a replay finds the marker and writes nothing. Batch plans are
+ * write-ahead logged, so a replayed (batch time, partition) has the same records and skipping is safe.
+ */
+export function postgresSink<T>(options: PostgresSinkOptions<T>): PostgresSink<T> {
+  if (typeof options.name !== 'string' || options.name.length === 0) throw invalidOption('name', 'expected a non-empty string', options.name);
+  if (typeof options.write !== 'function') throw invalidOption('write', 'expected a function (tx, records, context) => Promise<void>', options.write);
+  const granularity = options.granularity ?? 'partition';
+  if (granularity !== 'partition' && granularity !== 'batch') throw invalidOption('granularity', "expected 'partition' or 'batch'", granularity);
+  if (options.pool === undefined || options.pool === null) throw invalidOption('pool', 'expected a pg.Pool, a PGlite instance or a URI');
+  const tables = sinkTables(options);
+  const name = options.name;
+
+  let database: Promise<Database> | undefined;
+  let ready: Promise<void> | undefined;
+  // The highest epoch this instance has claimed, per app.
+  const claimed = new Map<string, number>();
+  let closed = false;
+
+  const db = () => (database ??= toDatabase(options.pool, { logger: options.logger }));
+  const retrying = <R>(what: string, fn: () => Promise<R>, logger?: Logger, signal?: AbortSignal) =>
+    withRetry(fn, { ...options.retry, logger: logger ?? options.logger, signal, what });
+
+  /** Tables exist and this epoch is the output's newest writer (or FencedError). */
+  async function prepare(appId: string, epoch: number, logger?: Logger): Promise<Database> {
+    if (closed) throw new MicrobatchError('STOPPED', `Output "${name}" is closed`);
+    const handle = await db();
+    if (options.createTables !== false) {
+      ready ??= retrying('create tables', () => ensureTables(handle, options), logger).catch((error) => {
+        ready = undefined;
+        throw error;
+      });
+      await ready;
+    }
+    if ((claimed.get(appId) ?? -1) < epoch) {
+      await retrying('claim epoch', () => handle.transaction((tx) => claimEpoch(tx, tables, { appId, outputName: name }, epoch)), logger);
+      claimed.set(appId, Math.max(claimed.get(appId) ?? -1, epoch));
+    }
+    return handle;
+  }
+
+  return {
+    name,
+    guarantee: 'transactional',
+    tables,
+
+    async open(context: SinkOpenContext) {
+      await prepare(context.appId, context.epoch, context.logger);
+    },
+
+    async write(batch: Batch<T>, context: OutputContext) {
+      const handle = await prepare(context.appId, context.epoch, context.logger);
+      const allRanges = Array.from({ length: batch.numPartitions }, (_, i) => batch.partitionRanges(i));
+      const writer = new TransactionWriter(handle, tables, options, context, batch.numPartitions, allRanges, retrying);
+      if (granularity === 'batch') {
+        const parts: T[][] = new Array(batch.numPartitions);
+        await batch.foreachPartition((records, ctx) => {
+          parts[ctx.partitionId] = records;
+        });
+        await writer.commitBatch(parts);
+        return;
+      }
+      await batch.foreachPartition((records, ctx) => writer.commitPartition(ctx.partitionId, records));
+    },
+
+    async retire(context) {
+      const handle = await prepare(context.appId, context.epoch);
+      const key = { appId: context.appId, outputName: name };
+      await retrying('retire markers', () =>
+        handle.transaction(async (tx) => {
+          await checkEpoch(tx, tables, key, context.epoch);
+          await tx.query(`DELETE FROM ${tables.markers} WHERE app_id = $1 AND output_name = $2 AND batch_time < $3`, [
+            context.appId,
+            name,
+            context.before,
+          ]);
+        }),
+      );
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (database) await (await database.catch(() => undefined))?.close();
+    },
+  };
+}
+
+type Retrying = <R>(what: string, fn: () => Promise<R>, logger?: Logger, signal?: AbortSignal) => Promise<R>;
+
+/** The transactions of one batch of one output. */
+class TransactionWriter<T> {
+  private readonly key: FenceKey;
+  private readonly shared: Set<string>;
+
+  constructor(
+    private readonly db: Database,
+    private readonly tables: SinkTables,
+    private readonly options: PostgresSinkOptions<T>,
+    private readonly context: OutputContext,
+    private readonly numPartitions: number,
+    private readonly ranges: readonly (readonly OffsetRange[])[],
+    private readonly retrying: Retrying,
+  ) {
+    this.key = { appId: context.appId, outputName: options.name };
+    this.shared = sharedRanges(ranges);
+  }
+
+  /**
+   * BEGIN; fence check; marker INSERT ... ON CONFLICT DO NOTHING first (it waits for a concurrent
+   * writer of the same marker, then tells whether this is a replay); the user's rows; offsets; COMMIT.
+   */
+  async commitPartition(partitionId: number, records: T[]): Promise<void> {
+    const { context } = this;
+    try {
+      await this.retrying(
+        `batch ${context.batchTime} partition ${partitionId}`,
+        () =>
+          this.db.transaction(async (tx) => {
+            await checkEpoch(tx, this.tables, this.key, context.epoch);
+            const fresh = await this.insertMarkers(tx, [partitionId], this.ranges[partitionId]!.some((r) => isShared(this.shared, r)));
+            if (fresh.length === 0) {
+              context.logger.debug({ output: this.options.name, batchTime: context.batchTime, partitionId }, 'replayed partition already committed; skipped');
+              return;
+            }
+            const ranges = this.ranges[partitionId]!;
+            await this.options.write(tx, records, this.writeContext(partitionId, [partitionId], ranges));
+            if (this.options.storeOffsets) {
+              await this.storeOffsets(tx, ranges.filter((r) => !isShared(this.shared, r)));
+              if (this.shared.size > 0) await this.storeSharedIfComplete(tx);
+            }
+          }),
+        context.logger,
+        context.signal,
+      );
+    } catch (error) {
+      throw sinkError(error, { output: this.options.name, batchTime: context.batchTime, partitionId });
+    }
+  }
+
+  /** One transaction for the batch: markers of every partition not yet committed, their rows, every offset. */
+  async commitBatch(parts: T[][]): Promise<void> {
+    const { context } = this;
+    const all = parts.map((_, i) => i);
+    try {
+      await this.retrying(
+        `batch ${context.batchTime}`,
+        () =>
+          this.db.transaction(async (tx) => {
+            await checkEpoch(tx, this.tables, this.key, context.epoch);
+            // Normally all or none are new; a subset means the granularity changed across a replay.
+            const fresh = await this.insertMarkers(tx, all, false);
+            if (fresh.length === 0) return;
+            const ranges = fresh.flatMap((i) => this.ranges[i]!);
+            await this.options.write(tx, fresh.flatMap((i) => parts[i]!), this.writeContext(-1, fresh, dedupe(ranges)));
+            if (this.options.storeOffsets) await this.storeOffsets(tx, dedupe(this.ranges.flat()));
+          }),
+        context.logger,
+        context.signal,
+      );
+    } catch (error) {
+      throw sinkError(error, { output: this.options.name, batchTime: context.batchTime });
+    }
+  }
+
+  /** Inserts the markers; returns the partitions whose marker is new (the others are replays). */
+  private async insertMarkers(tx: SqlTransaction, partitions: readonly number[], shared: boolean): Promise<number[]> {
+    const { rows } = await tx.query<{ partition_id: number }>(
+      `INSERT INTO ${this.tables.markers} (app_id, output_name, batch_time, partition_id, num_partitions, epoch, shared_ranges)
+       SELECT $1, $2, $3, p, $4, $5, $6 FROM unnest($7::int[]) AS p
+       ON CONFLICT (app_id, output_name, batch_time, partition_id) DO NOTHING
+       RETURNING partition_id`,
+      [this.key.appId, this.key.outputName, this.context.batchTime, this.numPartitions, this.context.epoch, shared, partitions],
+    );
+    return rows.map((r) => Number(r.partition_id)).sort((a, b) => a - b);
+  }
+
+  private storeOffsets(tx: SqlTransaction, ranges: readonly OffsetRange[]): Promise<void> {
+    return storeOffsets(tx, this.tables, { ...this.key, batchTime: this.context.batchTime }, ranges);
+  }
+
+  /**
+   * A range shared by several partitions is complete when all of them committed; the last one to
+   * commit stores it. The advisory lock serializes this final check, so two partitions committing
+   * at once cannot both miss each other's marker (READ COMMITTED sees the other's marker once it
+   * holds the lock, since the other released it by committing).
+   */
+  private async storeSharedIfComplete(tx: SqlTransaction): Promise<void> {
+    const { appId, outputName } = this.key;
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [`${appId}\u0000${outputName}`, String(this.context.batchTime)]);
+    const { rows } = await tx.query<{ n: string | number }>(
+      `SELECT count(*) AS n FROM ${this.tables.markers} WHERE app_id = $1 AND output_name = $2 AND batch_time = $3`,
+      [appId, outputName, this.context.batchTime],
+    );
+    if (Number(rows[0]!.n) < this.numPartitions) return;
+    await this.storeOffsets(tx, dedupe(this.ranges.flat().filter((r) => isShared(this.shared, r))));
+  }
+
+  private writeContext(partitionId: number, partitionIds: readonly number[], partitionRanges: readonly OffsetRange[]): PostgresWriteContext {
+    return { ...this.context, partitionId, numPartitions: this.numPartitions, partitionIds, partitionRanges };
+  }
+}
+
+function dedupe(ranges: readonly OffsetRange[]): OffsetRange[] {
+  return [...new Map(ranges.map((r) => [`${r.source}\u0000${r.partition}\u0000${r.from}`, r])).values()];
+}
