@@ -1,6 +1,6 @@
 import { MicrobatchError } from '@microbatch/core';
 import type { SqlTransaction } from './db.js';
-import { MAX_BIND_PARAMETERS, encodeCopyRow, quoteIdent, quoteTable } from './sql.js';
+import { MAX_BIND_PARAMETERS, encodeCopyRow, quoteIdent, quoteTable, toPgText } from './sql.js';
 
 /** A row as an object keyed by column name, or as values in `columns` order. */
 export type Row = Readonly<Record<string, unknown>> | readonly unknown[];
@@ -32,18 +32,18 @@ export async function appendRows(tx: SqlTransaction, rows: readonly Row[], optio
   if (rows.length === 0) return 0;
   const values = (row: Row): readonly unknown[] => (Array.isArray(row) ? row : columns.map((c) => (row as Record<string, unknown>)[c]));
   const target = `${quoteTable(options.table)} (${columns.map(quoteIdent).join(', ')})`;
-  if ((options.method ?? 'copy') === 'copy') {
-    const json = new Set((options.jsonColumns ?? []).map((c) => columns.indexOf(c)));
-    return tx.copyFrom(target, copyChunks(rows, values, json));
-  }
+  const json = new Set((options.jsonColumns ?? []).map((c) => columns.indexOf(c)));
+  if ((options.method ?? 'copy') === 'copy') return tx.copyFrom(target, copyChunks(rows, values, json));
   const size = insertChunkSize(columns.length);
   let written = 0;
   for (let start = 0; start < rows.length; start += size) {
     const chunk = rows.slice(start, start + size);
     const params: unknown[] = [];
     const tuples = chunk.map((row) => {
-      const placeholders = values(row).map((value) => {
-        params.push(value);
+      // Text parameters typed by their target column: the same value encoding as COPY. Bytes stay
+      // bytes: both drivers send them natively (PGlite refuses a hex string for bytea).
+      const placeholders = values(row).map((value, i) => {
+        params.push(value instanceof Uint8Array ? value : toPgText(value, json.has(i)));
         return `$${params.length}`;
       });
       return `(${placeholders.join(', ')})`;

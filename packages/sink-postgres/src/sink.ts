@@ -1,5 +1,6 @@
 import {
   type Batch,
+  FencedError,
   type Logger,
   MicrobatchError,
   type OffsetRange,
@@ -112,7 +113,11 @@ export function postgresSink<T>(options: PostgresSinkOptions<T>): PostgresSink<T
         await writer.commitBatch(parts);
         return;
       }
-      await batch.foreachPartition((records, ctx) => writer.commitPartition(ctx.partitionId, records));
+      // Reject only once every partition's transaction settled: a retry of the batch must not race
+      // the stray transactions of this attempt (Batch.foreachPartition rejects at the first failure).
+      const errors: unknown[] = [];
+      await batch.foreachPartition((records, ctx) => writer.commitPartition(ctx.partitionId, records).catch((error: unknown) => void errors.push(error)));
+      if (errors.length > 0) throw errors.find((e) => e instanceof FencedError) ?? errors[0];
     },
 
     async retire(context) {
@@ -239,7 +244,7 @@ class TransactionWriter<T> {
    */
   private async storeSharedIfComplete(tx: SqlTransaction): Promise<void> {
     const { appId, outputName } = this.key;
-    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [`${appId}\u0000${outputName}`, String(this.context.batchTime)]);
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [`${appId}/${outputName}`, String(this.context.batchTime)]);
     const { rows } = await tx.query<{ n: string | number }>(
       `SELECT count(*) AS n FROM ${this.tables.markers} WHERE app_id = $1 AND output_name = $2 AND batch_time = $3`,
       [appId, outputName, this.context.batchTime],

@@ -17,11 +17,12 @@ export function quoteTable(table: string): string {
 /**
  * A JS value in PostgreSQL's text input form, as COPY text format and `text[]` parameters both
  * take it. `null`/`undefined` -> null; Date -> ISO 8601; Buffer -> bytea hex; arrays -> array
- * literal (`{1,2}`), unless `json` (the target column is json/jsonb), then arrays and objects
- * are JSON.
+ * literal (`{1,2}`), other objects -> JSON. With `json` (the target column is json/jsonb) every
+ * value is JSON, strings included.
  */
 export function toPgText(value: unknown, json = false): string | null {
   if (value === null || value === undefined) return null;
+  if (json) return JSON.stringify(value);
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
   if (value instanceof Date) return value.toISOString();
