@@ -1,2 +1,3 @@
 export * from './memory-sink.js';
 export * from './checkpoint-store-suite.js';
+export * from './sink-suite.js';
