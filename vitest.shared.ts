@@ -20,10 +20,13 @@ function workspaceAliases(): Record<string, string> {
 }
 
 export function microbatchVitestConfig(overrides: ViteUserConfig['test'] = {}): ViteUserConfig {
+  // Each package also writes a JSON report, so tools/run-tests.mjs can print one total for CI.
+  const packageName = process.cwd().split(/[\\/]/).slice(-2).join('-');
   return defineConfig({
     resolve: { alias: workspaceAliases() },
     test: {
       include: ['test/**/*.test.ts'],
+      reporters: ['default', ['json', { outputFile: join(root, '.test-results', `${packageName}.json`) }]],
       testTimeout: 60_000,
       hookTimeout: 120_000,
       ...overrides,

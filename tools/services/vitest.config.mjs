@@ -1,0 +1,3 @@
+import { microbatchVitestConfig } from '../../vitest.shared.ts';
+
+export default microbatchVitestConfig({ include: ['test/**/*.test.mjs'] });
