@@ -1,1 +1,4 @@
-export {};
+export { upsertSink, lastPerKey, type UpsertSinkOptions } from './upsert-sink.js';
+export type { UpsertTarget } from './target.js';
+export { postgresUpsert, type PostgresUpsertOptions } from './postgres-target.js';
+export { redisUpsert, type RedisUpsertOptions, type RedisStringOptions, type RedisHashOptions } from './redis-target.js';

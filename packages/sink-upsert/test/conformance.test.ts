@@ -1,0 +1,74 @@
+import { PGlite } from '@electric-sql/pglite';
+import { sinkSuite } from '@microbatch/testkit';
+import { afterAll, describe, it } from 'vitest';
+import { postgresUpsert, redisUpsert, upsertSink } from '../src/index.js';
+import { createPool, createRedis, redisDelete, redisDump } from './support.js';
+
+/** A running total per key, as updateStateByKey would emit: absolute values, keys repeated across partitions. */
+type Total = { key: string; total: number; seen: string };
+const record = (batchTime: number, partitionId: number, index: number): Total => ({
+  key: `k${(partitionId * 3 + index) % 11}`,
+  total: batchTime / 100 + partitionId * 1000 + index,
+  seen: `${batchTime}/${partitionId}/${index}`,
+});
+
+const pool = createPool();
+const pglite = new PGlite();
+const redis = createRedis();
+afterAll(async () => {
+  await pool.end();
+  await pglite.close();
+  redis.disconnect();
+});
+
+for (const [name, db] of [
+  ['postgres', pool],
+  ['pglite', pglite],
+] as const) {
+  const created = new Set<string>();
+  sinkSuite<Total>({
+    describe,
+    it,
+    name: `upsert into ${name}`,
+    async createSink(target) {
+      if (!created.has(target)) {
+        created.add(target);
+        await db.query(`CREATE TABLE ${target} (key text PRIMARY KEY, total bigint NOT NULL, seen text NOT NULL)`);
+      }
+      return upsertSink({ name: 'totals', target: postgresUpsert<Total>({ pool: db, table: target, keys: ['key'], columns: ['key', 'total', 'seen'], chunkSize: 4 }) });
+    },
+    readBack: async (target) => (await db.query(`SELECT key, total::text, seen FROM ${target} ORDER BY key`)).rows,
+    record,
+    features: { fencing: false },
+    async cleanup(target) {
+      if (created.delete(target)) await db.query(`DROP TABLE ${target}`);
+    },
+  });
+}
+
+sinkSuite<Total>({
+  describe,
+  it,
+  name: 'upsert into redis strings',
+  createSink: (target) =>
+    upsertSink({ name: 'totals', target: redisUpsert<Total>({ redis, type: 'string', key: (r) => `${target}:${r.key}`, value: (r) => `${r.total}|${r.seen}`, pipelineSize: 5 }) }),
+  readBack: (target) => redisDump(redis, target),
+  record,
+  features: { fencing: false },
+  cleanup: (target) => redisDelete(redis, target),
+});
+
+sinkSuite<Total>({
+  describe,
+  it,
+  name: 'upsert into redis hash fields',
+  createSink: (target) =>
+    upsertSink({
+      name: 'totals',
+      target: redisUpsert<Total>({ redis, type: 'hash', key: () => `${target}:totals`, field: (r) => r.key, value: (r) => r.total }),
+    }),
+  readBack: (target) => redisDump(redis, target),
+  record,
+  features: { fencing: false },
+  cleanup: (target) => redisDelete(redis, target),
+});
