@@ -41,3 +41,16 @@ export async function checkEpoch(db: SqlExecutor, tables: SinkTables, key: Fence
     );
   }
 }
+
+/**
+ * Forgets the newest epoch recorded for an app (or one of its outputs). Epochs come from the
+ * checkpoint store; when the checkpoint is discarded (recovery from the database alone, see
+ * withCommittedOffsets), the store counts from 1 again and the sink would fence the new process.
+ * Call this only once the old processes are certainly dead.
+ */
+export async function resetFencing(db: SqlExecutor, tables: SinkTables, key: { appId: string; outputName?: string }): Promise<void> {
+  await db.query(`DELETE FROM ${tables.fences} WHERE app_id = $1${key.outputName === undefined ? '' : ' AND output_name = $2'}`, [
+    key.appId,
+    ...(key.outputName === undefined ? [] : [key.outputName]),
+  ]);
+}

@@ -14,7 +14,7 @@ export {
   type SqlTransaction,
 } from './db.js';
 export { migrationSql, sinkTables, ensureTables, type SchemaOptions, type SinkTables } from './schema.js';
-export { readCommittedOffsets, withCommittedOffsets, type CommittedOffsets, type CommittedOffsetsOptions } from './offsets.js';
+export { readCommittedOffsets, withCommittedOffsets, resetEpochs, type CommittedOffsets, type CommittedOffsetsOptions } from './offsets.js';
 export { withRetry, type RetryOptions } from './retry.js';
 export { isRetryable, isConstraintViolation, sinkError } from './errors.js';
 export { quoteIdent, quoteTable, toPgText, encodeCopyRow, MAX_BIND_PARAMETERS } from './sql.js';

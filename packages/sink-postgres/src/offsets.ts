@@ -1,5 +1,6 @@
 import { MicrobatchError, type OffsetRange, type PartitionOffsets, type Source } from '@microbatch/core';
 import { type DatabaseInput, type SqlExecutor, toDatabase } from './db.js';
+import { resetFencing } from './fence.js';
 import { type SchemaOptions, type SinkTables, sinkTables } from './schema.js';
 
 /** Next offset per source partition, per source name: what a source resumes from. */
@@ -116,4 +117,14 @@ export function withCommittedOffsets<T>(source: Source<T>, pool: DatabaseInput, 
     ...(source.commit ? { commit: (ranges) => source.commit!(ranges) } : {}),
     ...(source.close ? { close: () => source.close!() } : {}),
   } satisfies Source<T>;
+}
+
+/** See `resetFencing` in fence.ts: for a restart from the database alone, once old processes are dead. */
+export async function resetEpochs(pool: DatabaseInput, options: SchemaOptions & { appId: string; outputName?: string }): Promise<void> {
+  const db = await toDatabase(pool);
+  try {
+    await resetFencing(db, sinkTables(options), options);
+  } finally {
+    await db.close();
+  }
 }

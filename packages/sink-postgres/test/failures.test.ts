@@ -1,6 +1,6 @@
 import { Batch, FencedError, isMicrobatchError, silentLogger, type OutputContext } from '@microbatch/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { appendRows, postgresSink } from '../src/index.js';
+import { appendRows, postgresSink, resetEpochs } from '../src/index.js';
 import { createEventsTable, createPool, dropAll, randomName } from './support/db.js';
 import { quoteIdent } from '../src/index.js';
 
@@ -137,6 +137,20 @@ describe('postgresSink: zombie fencing', () => {
       expect((await pool.query(`SELECT k FROM ${quoteIdent(table)} ORDER BY k`)).rows).toEqual([{ k: 'z1' }]);
       await zombie.close();
       await fresh.close();
+    });
+  });
+});
+
+describe('postgresSink: resetEpochs', () => {
+  it('after the checkpoint (and its epoch count) is discarded, resetEpochs lets epoch 1 write again', async () => {
+    await withTable(async (table, appId) => {
+      await sinkFor(table).open!({ appId, epoch: 5, logger: silentLogger });
+      const restarted = sinkFor(table);
+      await expect(restarted.open!({ appId, epoch: 1, logger: silentLogger })).rejects.toBeInstanceOf(FencedError);
+      await resetEpochs(pool, { appId, outputName: 'events-out', tablePrefix: `${table}_` });
+      await restarted.write(Batch.fromPartitions(1000, [[{ k: 'a', v: 1 }]]).bind(contextFor(appId, 1000)), contextFor(appId, 1000));
+      expect(await count(table)).toBe(1);
+      await restarted.close();
     });
   });
 });
