@@ -1,0 +1,108 @@
+// Rows/s into PostgreSQL for 1M rows of ~100 bytes: the transactional sink with COPY, with
+// multi-row INSERT, and a plain COPY through pg-copy-streams with no markers as the baseline.
+// Not a test: run it by hand (see README), numbers depend on the machine.
+//   node --import tsx bench/throughput.ts [rows=1000000] [partitions=4] [batches=10]
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Batch, silentLogger } from '@microbatch/core';
+import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import { appendRows, encodeCopyRow, postgresSink } from '../src/index.js';
+
+const [rowsArg, partitionsArg, batchesArg] = process.argv.slice(2);
+const ROWS = Number(rowsArg ?? 1_000_000);
+const PARTITIONS = Number(partitionsArg ?? 4);
+const BATCHES = Number(batchesArg ?? 10);
+const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const table = `bench_${process.pid}`;
+const prefix = `${table}_`;
+
+type Row = { k: string; v: number; payload: string };
+// k ~ 16 bytes, v 4 bytes, payload 80 bytes: ~100 bytes of data per row.
+const rows: Row[] = Array.from({ length: ROWS }, (_, i) => ({ k: `key-${String(i).padStart(12, '0')}`, v: i, payload: `p${String(i).padStart(9, '0')}`.repeat(8) }));
+const perBatch = Math.ceil(ROWS / BATCHES);
+const batches = Array.from({ length: BATCHES }, (_, b) => {
+  const slice = rows.slice(b * perBatch, (b + 1) * perBatch);
+  const size = Math.ceil(slice.length / PARTITIONS);
+  return Array.from({ length: PARTITIONS }, (_, p) => slice.slice(p * size, (p + 1) * size));
+});
+
+const pool = new pg.Pool({ connectionString: url, max: PARTITIONS + 2 });
+pool.on('error', () => {});
+
+async function reset(): Promise<void> {
+  await pool.query(`DROP TABLE IF EXISTS ${table}, ${prefix}markers, ${prefix}fences, ${prefix}offsets`);
+  await pool.query(`CREATE TABLE ${table} (k text NOT NULL, v integer NOT NULL, payload text NOT NULL)`);
+  await pool.query('CHECKPOINT');
+}
+
+async function count(): Promise<number> {
+  return Number((await pool.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
+}
+
+async function plainCopy(): Promise<void> {
+  const client = await pool.connect();
+  try {
+    const stream = client.query(copyStreams.from(`COPY ${table} (k, v, payload) FROM STDIN`));
+    await pipeline(
+      Readable.from(
+        (function* () {
+          let buffer = '';
+          for (const r of rows) {
+            buffer += encodeCopyRow([r.k, r.v, r.payload]);
+            if (buffer.length >= 65_536) {
+              yield buffer;
+              buffer = '';
+            }
+          }
+          if (buffer) yield buffer;
+        })(),
+      ),
+      stream,
+    );
+  } finally {
+    client.release();
+  }
+}
+
+async function throughSink(method: 'copy' | 'insert'): Promise<void> {
+  const sink = postgresSink<Row>({
+    pool,
+    name: 'bench',
+    tablePrefix: prefix,
+    write: async (tx, records) => void (await appendRows(tx, records, { table, columns: ['k', 'v', 'payload'], method })),
+  });
+  for (let b = 0; b < batches.length; b++) {
+    const time = (b + 1) * 1000;
+    const context = { appId: 'bench', epoch: 1, batchTime: time, attempt: 1, outputName: 'bench', offsetRanges: [], signal: new AbortController().signal, logger: silentLogger };
+    const batch = new Batch(time, batches[b]!.map((records) => ({ compute: async () => records, ranges: [] })), { concurrency: PARTITIONS });
+    await sink.write(batch.bind(context), context);
+  }
+  await sink.close();
+}
+
+const cases: Array<[string, () => Promise<void>]> = [
+  ['plain COPY (pg-copy-streams, one stream, no markers)', plainCopy],
+  [`postgresSink + COPY (${BATCHES} batches x ${PARTITIONS} partitions)`, () => throughSink('copy')],
+  [`postgresSink + multi-row INSERT (${BATCHES} batches x ${PARTITIONS} partitions)`, () => throughSink('insert')],
+];
+
+const results: Array<{ name: string; rowsPerSecond: number }> = [];
+try {
+  for (const [name, run] of cases) {
+    await reset();
+    const start = process.hrtime.bigint();
+    await run();
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    const written = await count();
+    if (written !== ROWS) throw new Error(`${name}: wrote ${written} rows, expected ${ROWS}`);
+    results.push({ name, rowsPerSecond: ROWS / seconds });
+    console.log(`${name}: ${Math.round(ROWS / seconds).toLocaleString('en-US')} rows/s (${seconds.toFixed(2)} s)`);
+  }
+  const base = results[0]!.rowsPerSecond;
+  console.log('\nratio to the plain COPY baseline:');
+  for (const r of results) console.log(`  ${(r.rowsPerSecond / base).toFixed(2)}x  ${r.name}`);
+} finally {
+  await pool.query(`DROP TABLE IF EXISTS ${table}, ${prefix}markers, ${prefix}fences, ${prefix}offsets`);
+  await pool.end();
+}
