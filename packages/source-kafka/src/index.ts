@@ -1,1 +1,21 @@
-export {};
+export { createKafkaSource, type KafkaSource, type KafkaSourceElement, type KafkaSourceMetrics } from './source.js';
+export type { KafkaSourceOptions, ResolvedOptions, StartingOffset, DeserializationErrorPolicy } from './options.js';
+export {
+  isDeadLetter,
+  isKafkaRecord,
+  json,
+  type KafkaRecord,
+  type KafkaDeadLetter,
+  type Deserializer,
+  type DeserializerFunction,
+  type ValueOf,
+} from './deserialize.js';
+export { partitionId, parsePartitionId, type TopicPartition } from './partition-id.js';
+export {
+  OffsetOutOfRangeError,
+  type KafkaReader,
+  type KafkaHeaderValue,
+  type PartitionWatermarks,
+  type RawKafkaRecord,
+  type ReadRequest,
+} from './reader.js';

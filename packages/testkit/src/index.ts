@@ -1,3 +1,5 @@
 export * from './memory-sink.js';
 export * from './checkpoint-store-suite.js';
+export * from './crash.js';
 export * from './sink-suite.js';
+export * from './source-suite.js';

@@ -1,0 +1,237 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MicrobatchError, type Logger } from '@microbatch/core';
+import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
+import type { ResolvedOptions } from '../options.js';
+import type { TopicPartition } from '../partition-id.js';
+import { OffsetOutOfRangeError, type KafkaReader, type PartitionWatermarks, type RawKafkaRecord, type ReadRequest } from '../reader.js';
+import { ConsumerSession, type ActiveRead } from './session.js';
+
+/** kafkajs logs through our logger; its errors are retried here, so they are warnings. */
+function logCreator(logger: Logger) {
+  return () =>
+    ({ namespace, level, log }: LogEntry) => {
+      const { message, ...extra } = log;
+      const fields = { kafkajs: namespace, ...extra };
+      if (level <= logLevel.WARN) logger.warn(fields, message);
+      else logger.debug(fields, message);
+    };
+}
+
+/**
+ * The kafkajs implementation of the reader. kafkajs has no manual assign(): ranges are read with a
+ * consumer in a private group of one member (see ConsumerSession), offsets and monitoring commits
+ * go through the admin client.
+ */
+export class KafkajsReader implements KafkaReader {
+  private readonly kafka: Kafka;
+  private adminClient: Promise<Admin> | undefined;
+  private session: ConsumerSession | undefined;
+  private building: Promise<ConsumerSession> | undefined;
+  private readonly knownTopics = new Set<string>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private closed = false;
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly logger: Logger,
+  ) {
+    this.kafka = new Kafka({
+      retry: { retries: 5, initialRetryTime: options.retryInitialMs, maxRetryTime: options.retryMaxMs },
+      ...options.kafka,
+      clientId: options.clientId,
+      brokers: options.brokers,
+      logLevel: logLevel.WARN,
+      logCreator: logCreator(logger),
+    });
+  }
+
+  private admin(): Promise<Admin> {
+    if (!this.adminClient) {
+      const admin = this.kafka.admin();
+      this.adminClient = admin.connect().then(
+        () => admin,
+        (error: unknown) => {
+          this.adminClient = undefined;
+          throw error;
+        },
+      );
+    }
+    return this.adminClient;
+  }
+
+  async listTopics(): Promise<string[]> {
+    const topics = await (await this.admin()).listTopics();
+    return topics.filter((t) => !t.startsWith('__'));
+  }
+
+  async watermarks(topics: readonly string[]): Promise<PartitionWatermarks[]> {
+    const admin = await this.admin();
+    const existing = new Set(await admin.listTopics());
+    const present = topics.filter((t) => existing.has(t));
+    for (const topic of present) this.knownTopics.add(topic);
+    const perTopic = await Promise.all(
+      present.map(async (topic) =>
+        (await admin.fetchTopicOffsets(topic)).map((p) => ({ topic, partition: p.partition, low: Number(p.low), high: Number(p.high) })),
+      ),
+    );
+    return perTopic.flat();
+  }
+
+  async commitGroupOffsets(groupId: string, offsets: readonly (TopicPartition & { offset: number })[]): Promise<void> {
+    const admin = await this.admin();
+    const byTopic = new Map<string, { partition: number; offset: string }[]>();
+    for (const { topic, partition, offset } of offsets) {
+      byTopic.set(topic, [...(byTopic.get(topic) ?? []), { partition, offset: String(offset) }]);
+    }
+    for (const [topic, partitions] of byTopic) await admin.setOffsets({ groupId, topic, partitions });
+  }
+
+  /** Reads of one partition run one at a time: the consumer has a single position per partition. */
+  read(request: ReadRequest): Promise<RawKafkaRecord[]> {
+    const lock = `${request.topic}:${request.partition}`;
+    const previous = this.locks.get(lock) ?? Promise.resolve();
+    const result = previous.catch(() => {}).then(() => this.readExclusive(request));
+    const tail = result.catch(() => {});
+    this.locks.set(lock, tail);
+    void tail.then(() => {
+      if (this.locks.get(lock) === tail) this.locks.delete(lock);
+    });
+    return result;
+  }
+
+  private async readExclusive(request: ReadRequest): Promise<RawKafkaRecord[]> {
+    const { topic, partition, from, until, deadline, signal } = request;
+    const state = { position: from, records: [] as RawKafkaRecord[] };
+    let lastError: unknown;
+    for (let attempt = 1; ; attempt++) {
+      this.checkOpen();
+      if (signal?.aborted) throw this.failure('the read was aborted', request, state.position, signal.reason);
+      if (Date.now() >= deadline) {
+        throw this.failure(`could not read the range within readTimeoutMs=${this.options.readTimeoutMs}`, request, state.position, lastError);
+      }
+      try {
+        await this.verify(topic, partition, state.position);
+        const session = await this.sessionFor(topic, partition, deadline);
+        await this.readOnce(session, request, state);
+        return state.records;
+      } catch (error) {
+        if (error instanceof OffsetOutOfRangeError || error instanceof MicrobatchError) throw error;
+        lastError = error;
+        this.logger.warn(
+          { topic, partition, from, until, position: state.position, attempt, err: error },
+          'Kafka read failed; retrying with backoff',
+        );
+        const delay = Math.min(this.options.retryInitialMs * 2 ** (attempt - 1), this.options.retryMaxMs);
+        await sleep(Math.max(0, Math.min(delay, deadline - Date.now())), undefined, { signal }).catch(() => {});
+      }
+    }
+  }
+
+  private async readOnce(session: ConsumerSession, request: ReadRequest, state: { position: number; records: RawKafkaRecord[] }): Promise<void> {
+    let settle!: (error?: unknown) => void;
+    const done = new Promise<void>((resolve, reject) => {
+      settle = (error) => (error === undefined ? resolve() : reject(error));
+    });
+    const read: ActiveRead = {
+      topic: request.topic,
+      partition: request.partition,
+      until: request.until,
+      position: state.position,
+      records: state.records,
+      checks: [],
+      settle,
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => settle(request.signal?.reason ?? new Error('aborted'));
+    try {
+      timer = setTimeout(() => settle(new Error('read timeout')), Math.max(0, request.deadline - Date.now()));
+      request.signal?.addEventListener('abort', onAbort, { once: true });
+      session.begin(read);
+      await done;
+    } catch (error) {
+      session.abandon(read);
+      if (request.signal?.aborted) throw this.failure('the read was aborted', request, read.position, error);
+      if (Date.now() >= request.deadline) {
+        throw this.failure(`could not read the range within readTimeoutMs=${this.options.readTimeoutMs}`, request, read.position, error);
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      request.signal?.removeEventListener('abort', onAbort);
+      state.position = read.position;
+    }
+  }
+
+  /** Throws OffsetOutOfRangeError when `offset` is below the partition's log start. */
+  private async verify(topic: string, partition: number, offset: number): Promise<void> {
+    const marks = await this.watermarks([topic]);
+    const mark = marks.find((m) => m.partition === partition);
+    if (!mark) throw new Error(`partition ${topic}:${partition} is not in the cluster's metadata`);
+    if (offset < mark.low) throw new OffsetOutOfRangeError(topic, partition, offset, mark.low);
+  }
+
+  /** The running session, rebuilt when it died or lacks the topic or partition (added later). */
+  private async sessionFor(topic: string, partition: number, deadline: number): Promise<ConsumerSession> {
+    let session = this.session;
+    if (!session || session.closed || !session.topics.has(topic)) session = await this.rebuild(session, topic);
+    if (await session.isAssigned(topic, partition, deadline)) return session;
+    // A partition added since the consumer joined: a fresh consumer sees it in its metadata.
+    session = await this.rebuild(session, topic);
+    if (await session.isAssigned(topic, partition, deadline)) return session;
+    throw new Error(`partition ${topic}:${partition} was not assigned to the reader's consumer`);
+  }
+
+  private async rebuild(stale: ConsumerSession | undefined, topic: string): Promise<ConsumerSession> {
+    while (this.building) await this.building.catch(() => {});
+    if (this.session && this.session !== stale && !this.session.closed && this.session.topics.has(topic)) return this.session;
+    this.checkOpen();
+    const previous = this.session;
+    this.building = (async () => {
+      const topics = new Set([...this.knownTopics, ...(previous?.topics ?? []), topic]);
+      if (previous) await previous.close().catch((error: unknown) => this.logger.warn({ err: error }, 'closing the old Kafka consumer failed'));
+      const session = new ConsumerSession(this.kafka, {
+        groupId: `${this.options.readerGroupPrefix}-${randomUUID()}`,
+        topics: [...topics],
+        readUncommitted: this.options.readUncommitted,
+        maxBytesPerPartition: this.options.maxBytesPerPartition,
+        verify: (t, p, offset) => this.verify(t, p, offset),
+        onError: (message, error) => this.logger.warn({ err: error }, message),
+      });
+      this.session = session;
+      try {
+        await session.start();
+      } catch (error) {
+        await session.close().catch(() => {});
+        throw error;
+      }
+      return session;
+    })();
+    try {
+      return await this.building;
+    } finally {
+      this.building = undefined;
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new MicrobatchError('STOPPED', 'the Kafka source is closed');
+  }
+
+  private failure(message: string, request: ReadRequest, position: number, cause: unknown): MicrobatchError {
+    const { topic, partition, from, until } = request;
+    return new MicrobatchError('SOURCE_FAILED', `Kafka ${topic}:${partition} [${from}, ${until}): ${message} (reached ${position})`, {
+      cause,
+      details: { topic, partition, from, until, position },
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.building?.catch(() => {});
+    const admin = this.adminClient;
+    this.adminClient = undefined;
+    await Promise.all([this.session?.close(), admin?.then((a) => a.disconnect(), () => {})]);
+  }
+}

@@ -1,0 +1,240 @@
+import {
+  MicrobatchError,
+  createDefaultLogger,
+  type Logger,
+  type OffsetRange,
+  type PartitionOffsets,
+  type ReadContext,
+  type Source,
+  type SourceOpenContext,
+} from '@microbatch/core';
+import { deserializerFunction, type KafkaDeadLetter, type KafkaRecord, type ValueOf } from './deserialize.js';
+import { KafkajsReader } from './kafkajs/reader.js';
+import { resolveOptions, type KafkaSourceOptions, type ResolvedOptions } from './options.js';
+import { parsePartitionId, partitionId } from './partition-id.js';
+import { OffsetOutOfRangeError, type KafkaReader, type PartitionWatermarks, type RawKafkaRecord } from './reader.js';
+
+/** Counters of what the source read, skipped and dead-lettered since it was created. */
+export interface KafkaSourceMetrics {
+  /** Records returned by read() (dead letters included). */
+  recordsRead: number;
+  /** Records dropped by `onDeserializationError: "skip"` (each one logged). */
+  recordsSkipped: number;
+  /** Records handed on as dead letters. */
+  deadLetters: number;
+  /** Offsets passed over by `onOffsetOutOfRange: "skip"` because retention had deleted them. */
+  offsetsSkipped: number;
+  /** Failed monitoring commits to `commitGroupId` (each one logged; they never fail a batch). */
+  commitFailures: number;
+}
+
+/** The element type of a source made with options `O`. */
+export type KafkaSourceElement<O extends KafkaSourceOptions> = O['onDeserializationError'] extends 'deadLetter'
+  ? KafkaRecord<ValueOf<O['deserializer']>> | KafkaDeadLetter
+  : KafkaRecord<ValueOf<O['deserializer']>>;
+
+export interface KafkaSource<T> extends Source<T> {
+  readonly metrics: Readonly<KafkaSourceMetrics>;
+}
+
+/**
+ * The Kafka direct source: each batch reads exactly its planned, logged `[from, until)` of every
+ * topic partition; the checkpoint, not the consumer group, holds the offsets.
+ */
+export function createKafkaSource<const O extends KafkaSourceOptions>(options: O): KafkaSource<KafkaSourceElement<O>> {
+  const resolved = resolveOptions(options);
+  const deserialize = deserializerFunction(options.deserializer);
+  return new KafkaDirectSource(resolved, deserialize, options.createReader) as unknown as KafkaSource<KafkaSourceElement<O>>;
+}
+
+type Element = KafkaRecord<unknown> | KafkaDeadLetter;
+
+class KafkaDirectSource implements KafkaSource<Element> {
+  readonly name: string;
+  readonly maxRecordsPerPartition: number | undefined;
+  readonly metrics: KafkaSourceMetrics = { recordsRead: 0, recordsSkipped: 0, deadLetters: 0, offsetsSkipped: 0, commitFailures: 0 };
+  private logger: Logger = createDefaultLogger({ source: 'kafka' });
+  private client: KafkaReader | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly deserialize: (value: Buffer | null, record: RawKafkaRecord) => unknown,
+    private readonly createReader: KafkaSourceOptions['createReader'],
+  ) {
+    this.name = options.name;
+    this.maxRecordsPerPartition = options.maxRecordsPerPartition;
+  }
+
+  async open(context: SourceOpenContext): Promise<void> {
+    this.logger = context.logger.child({ source: this.name });
+  }
+
+  /** The client is created on first use, so a source can be built before the broker is up. */
+  private reader(): KafkaReader {
+    if (this.closed) throw new MicrobatchError('STOPPED', `Kafka source "${this.name}" is closed`);
+    this.client ??= this.createReader ? this.createReader(this.options, this.logger) : new KafkajsReader(this.options, this.logger);
+    return this.client;
+  }
+
+  /** Current partitions of the subscription with their watermarks. */
+  private async partitions(): Promise<PartitionWatermarks[]> {
+    return this.sourceCall('list the partitions', async () => {
+      const reader = this.reader();
+      const sub = this.options.subscription;
+      if (sub.kind === 'assign') {
+        const wanted = sub.partitions.map(parsePartitionId);
+        const marks = await reader.watermarks([...new Set(wanted.map((p) => p.topic))]);
+        const missing = wanted.filter((w) => !marks.some((m) => m.topic === w.topic && m.partition === w.partition));
+        if (missing.length > 0) {
+          this.logger.warn({ partitions: missing.map((m) => partitionId(m.topic, m.partition)) }, 'assigned partitions do not exist (yet)');
+        }
+        return marks.filter((m) => wanted.some((w) => w.topic === m.topic && w.partition === m.partition));
+      }
+      const topics = sub.kind === 'topics' ? sub.topics : (await reader.listTopics()).filter((t) => sub.pattern.test(t));
+      const marks = await reader.watermarks(topics);
+      if (sub.kind === 'topics') {
+        const missing = topics.filter((t) => !marks.some((m) => m.topic === t));
+        if (missing.length > 0) this.logger.warn({ topics: missing }, 'subscribed topics do not exist (yet)');
+      }
+      return marks;
+    });
+  }
+
+  async latestOffsets(): Promise<PartitionOffsets> {
+    const offsets: PartitionOffsets = {};
+    for (const m of await this.partitions()) offsets[partitionId(m.topic, m.partition)] = m.high;
+    return offsets;
+  }
+
+  async startOffsets(partitions: readonly string[], reason: 'initial' | 'discovered'): Promise<PartitionOffsets> {
+    if (partitions.length === 0) return {};
+    const marks = new Map((await this.partitions()).map((m) => [partitionId(m.topic, m.partition), m]));
+    const offsets: PartitionOffsets = {};
+    const starting = this.options.startingOffsets;
+    for (const id of partitions) {
+      const mark = marks.get(id);
+      if (!mark) throw new MicrobatchError('SOURCE_FAILED', `Kafka partition ${id} is not part of the subscription`, { details: { partition: id } });
+      // Partitions that appear while running start at their beginning, so nothing written to them is missed.
+      const choice = reason === 'discovered' ? 'earliest' : typeof starting === 'string' ? starting : (starting[id] ?? 'latest');
+      offsets[id] = choice === 'earliest' ? mark.low : choice === 'latest' ? mark.high : Math.min(Math.max(choice, mark.low), mark.high);
+      if (typeof choice === 'number' && offsets[id] !== choice) {
+        this.logger.warn({ partition: id, requested: choice, low: mark.low, high: mark.high, start: offsets[id] }, 'starting offset clamped to the log');
+      }
+    }
+    return offsets;
+  }
+
+  async read(range: OffsetRange, context: ReadContext): Promise<Element[]> {
+    if (range.until <= range.from) return [];
+    const { topic, partition } = parsePartitionId(range.partition);
+    const reader = this.reader();
+    const deadline = Date.now() + this.options.readTimeoutMs;
+    let from = range.from;
+    let raw: RawKafkaRecord[];
+    for (;;) {
+      try {
+        raw = await reader.read({ topic, partition, from, until: range.until, deadline, signal: context.signal });
+        break;
+      } catch (error) {
+        if (!(error instanceof OffsetOutOfRangeError)) {
+          if (error instanceof MicrobatchError) throw error;
+          throw new MicrobatchError('SOURCE_FAILED', `reading Kafka ${range.partition} [${range.from}, ${range.until}) failed: ${String(error)}`, {
+            cause: error,
+            details: { topic, partition, from: range.from, until: range.until },
+          });
+        }
+        if (this.options.onOffsetOutOfRange !== 'skip') {
+          throw new MicrobatchError(
+            'OFFSET_OUT_OF_RANGE',
+            `Kafka ${range.partition}: offsets [${range.from}, ${range.until}) are no longer available; the log starts at ${error.low} (retention or deleteRecords removed them)`,
+            { cause: error, details: { topic, partition, from: range.from, until: range.until, logStartOffset: error.low, batchTime: context.batchTime } },
+          );
+        }
+        const resume = Math.min(error.low, range.until);
+        this.metrics.offsetsSkipped += resume - from;
+        context.logger.warn(
+          { topic, partition, from, until: range.until, logStartOffset: error.low, skippedOffsets: resume - from },
+          'onOffsetOutOfRange=skip: offsets deleted by retention are skipped',
+        );
+        if (resume >= range.until) return [];
+        from = resume;
+      }
+    }
+    return this.deserializeAll(raw, context);
+  }
+
+  private deserializeAll(raw: readonly RawKafkaRecord[], context: ReadContext): Element[] {
+    const out: Element[] = [];
+    for (const record of raw) {
+      let value: unknown;
+      try {
+        value = this.deserialize(record.value, record);
+      } catch (error) {
+        const where = { topic: record.topic, partition: record.partition, offset: record.offset };
+        const message = error instanceof Error ? error.message : String(error);
+        if (this.options.onDeserializationError === 'fail') {
+          throw new MicrobatchError(
+            'DESERIALIZATION_FAILED',
+            `Kafka record ${record.topic}:${record.partition}@${record.offset} failed to deserialize: ${message}`,
+            { cause: error, details: where },
+          );
+        }
+        if (this.options.onDeserializationError === 'skip') {
+          this.metrics.recordsSkipped++;
+          context.logger.warn({ ...where, error: message }, 'onDeserializationError=skip: record skipped');
+          continue;
+        }
+        this.metrics.deadLetters++;
+        context.logger.warn({ ...where, error: message }, 'onDeserializationError=deadLetter: record handed on as a dead letter');
+        out.push({ kind: 'deadLetter', ...copy(record), value: record.value, error: message });
+        continue;
+      }
+      out.push({ kind: 'record', ...copy(record), value });
+    }
+    this.metrics.recordsRead += out.length;
+    return out;
+  }
+
+  async commit(ranges: readonly OffsetRange[]): Promise<void> {
+    const groupId = this.options.commitGroupId;
+    if (!groupId || this.closed) return;
+    const offsets = ranges.filter((r) => r.source === this.name).map((r) => ({ ...parsePartitionId(r.partition), offset: r.until }));
+    if (offsets.length === 0) return;
+    try {
+      await this.reader().commitGroupOffsets(groupId, offsets);
+    } catch (error) {
+      // Monitoring only: the checkpoint holds the offsets, so a failed commit must not fail the batch.
+      this.metrics.commitFailures++;
+      this.logger.warn({ groupId, err: error }, 'committing offsets to the monitoring consumer group failed');
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const client = this.client;
+    this.client = undefined;
+    await client?.close();
+  }
+
+  private async sourceCall<R>(what: string, fn: () => Promise<R>): Promise<R> {
+    try {
+      return await fn();
+    } catch (error) {
+      if (error instanceof MicrobatchError) throw error;
+      throw new MicrobatchError('SOURCE_FAILED', `Kafka source "${this.name}" could not ${what}: ${String(error)}`, { cause: error });
+    }
+  }
+}
+
+function copy(record: RawKafkaRecord) {
+  return {
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    timestamp: record.timestamp,
+    key: record.key,
+    headers: record.headers,
+  };
+}

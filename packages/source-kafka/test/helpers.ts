@@ -1,0 +1,37 @@
+import { randomUUID } from 'node:crypto';
+import { silentLogger, type ReadContext } from '@microbatch/core';
+import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { inject } from 'vitest';
+
+export function brokers(): string[] {
+  return inject('kafkaBrokers')
+    .split(',')
+    .map((b) => b.trim().replace(/^kafka:\/\//, ''))
+    .filter(Boolean);
+}
+
+export function testKafka(list: string[] = brokers()): Kafka {
+  return new Kafka({ clientId: 'source-kafka-test', brokers: list, logLevel: logLevel.NOTHING });
+}
+
+/** Fresh, randomly named topic per test. */
+export function topicName(label: string): string {
+  return `mbtest-${label}-${randomUUID().slice(0, 8)}`;
+}
+
+export async function createTopic(admin: Admin, topic: string, partitions: number, config: Record<string, string> = {}): Promise<void> {
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries: Object.entries(config).map(([name, value]) => ({ name, value })) }],
+  });
+}
+
+export async function produce(producer: Producer, topic: string, partition: number, values: readonly (string | Buffer | null)[]): Promise<void> {
+  await producer.send({ topic, acks: -1, messages: values.map((value) => ({ partition, value })) });
+}
+
+export function readContext(signal: AbortSignal = new AbortController().signal): ReadContext {
+  return { appId: 'source-kafka-test', batchTime: Date.now(), attempt: 1, signal, logger: silentLogger };
+}
+
+export const openContext = { appId: 'source-kafka-test', logger: silentLogger };
