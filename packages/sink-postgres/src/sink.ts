@@ -47,7 +47,11 @@ export interface PostgresSinkOptions<T> extends SchemaOptions {
 
 export interface PostgresSink<T> extends Sink<T> {
   readonly guarantee: 'transactional';
+  /** The quoted names of its bookkeeping tables. */
   readonly tables: SinkTables;
+  open(context: SinkOpenContext): Promise<void>;
+  retire(context: { readonly appId: string; readonly epoch: number; readonly before: number }): Promise<void>;
+  close(): Promise<void>;
 }
 
 /**
