@@ -28,7 +28,13 @@ export function lastPerKey<T>(records: readonly T[], keyOf: (record: T) => strin
  * The batch is read whole and deduplicated first, so a key in several partitions has one
  * deterministic winner instead of whichever partition committed last.
  */
-export function upsertSink<T>(options: UpsertSinkOptions<T>): Sink<T> {
+export interface UpsertSink<T> extends Sink<T> {
+  readonly guarantee: 'idempotent';
+  /** Closes the target (its own clients only). Safe twice. */
+  close(): Promise<void>;
+}
+
+export function upsertSink<T>(options: UpsertSinkOptions<T>): UpsertSink<T> {
   if (typeof options.name !== 'string' || options.name.length === 0) throw invalidOption('name', 'expected a non-empty string', options.name);
   const target = options.target;
   if (!target || typeof target.upsert !== 'function' || typeof target.keyOf !== 'function') {

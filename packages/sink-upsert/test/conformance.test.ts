@@ -21,10 +21,11 @@ afterAll(async () => {
   redis.disconnect();
 });
 
+type Queryable = { query(text: string): Promise<{ rows: unknown[] }> };
 for (const [name, db] of [
   ['postgres', pool],
   ['pglite', pglite],
-] as const) {
+] as Array<[string, Queryable & (typeof pool | typeof pglite)]>) {
   const created = new Set<string>();
   sinkSuite<Total>({
     describe,
