@@ -27,7 +27,9 @@ export async function createTopic(admin: Admin, topic: string, partitions: numbe
 }
 
 export async function produce(producer: Producer, topic: string, partition: number, values: readonly (string | Buffer | null)[]): Promise<void> {
-  await producer.send({ topic, acks: -1, messages: values.map((value) => ({ partition, value })) });
+  const written = await producer.send({ topic, acks: -1, messages: values.map((value) => ({ partition, value })) });
+  // kafkajs silently drops messages for a partition missing from its (stale) metadata.
+  if (values.length > 0 && written.length === 0) throw new Error(`the producer did not write to ${topic}:${partition} (stale metadata?)`);
 }
 
 export function readContext(signal: AbortSignal = new AbortController().signal): ReadContext {

@@ -1,0 +1,83 @@
+import type { Admin, Producer } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKafkaSource } from '../src/index.js';
+import { brokers, createTopic, openContext, produce, readContext, testKafka, topicName } from './helpers.js';
+
+let admin: Admin;
+let producer: Producer;
+beforeAll(async () => {
+  const kafka = testKafka();
+  admin = kafka.admin();
+  producer = kafka.producer();
+  await Promise.all([admin.connect(), producer.connect()]);
+});
+afterAll(async () => {
+  await Promise.all([admin?.disconnect(), producer?.disconnect()]);
+});
+
+describe('subscriptions and discovery', () => {
+  it('a partition added mid-run is discovered, starts at earliest and is read by the running source', async () => {
+    const topic = topicName('grow');
+    await createTopic(admin, topic, 1);
+    await produce(producer, topic, 0, ['a0', 'a1']);
+    const source = createKafkaSource({ brokers: brokers(), topics: [topic], deserializer: 'string', startingOffsets: 'latest' });
+    try {
+      await source.open(openContext);
+      expect(await source.latestOffsets()).toEqual({ [`${topic}:0`]: 2 });
+      expect(await source.startOffsets([`${topic}:0`], 'initial')).toEqual({ [`${topic}:0`]: 2 });
+      // The reader's consumer is running and assigned partition 0 only.
+      expect((await source.read({ source: source.name, partition: `${topic}:0`, from: 0, until: 2 }, readContext())).map((r) => r.value)).toEqual(['a0', 'a1']);
+      await admin.createPartitions({ topicPartitions: [{ topic, count: 2 }] });
+      // A new producer: the shared one's metadata does not know the new partition yet.
+      const fresh = testKafka().producer();
+      await fresh.connect();
+      await produce(fresh, topic, 1, ['b0', 'b1', 'b2']).finally(() => fresh.disconnect());
+      const latest = await source.latestOffsets();
+      expect(latest).toEqual({ [`${topic}:0`]: 2, [`${topic}:1`]: 3 });
+      expect(await source.startOffsets([`${topic}:1`], 'discovered')).toEqual({ [`${topic}:1`]: 0 });
+      const added = await source.read({ source: source.name, partition: `${topic}:1`, from: 0, until: 3 }, readContext());
+      expect(added.map((r) => r.value)).toEqual(['b0', 'b1', 'b2']);
+      expect((await source.read({ source: source.name, partition: `${topic}:0`, from: 1, until: 2 }, readContext())).map((r) => r.value)).toEqual(['a1']);
+    } finally {
+      await source.close();
+    }
+  });
+
+  it('a topic pattern picks up topics created while running', async () => {
+    const prefix = topicName('pattern');
+    await createTopic(admin, `${prefix}-a`, 1);
+    await produce(producer, `${prefix}-a`, 0, ['a']);
+    const source = createKafkaSource({ brokers: brokers(), topicPattern: new RegExp(`^${prefix}-`), deserializer: 'string', startingOffsets: 'earliest' });
+    try {
+      await source.open(openContext);
+      expect(await source.latestOffsets()).toEqual({ [`${prefix}-a:0`]: 1 });
+      expect((await source.read({ source: source.name, partition: `${prefix}-a:0`, from: 0, until: 1 }, readContext())).map((r) => r.value)).toEqual(['a']);
+      await createTopic(admin, `${prefix}-b`, 2);
+      await produce(producer, `${prefix}-b`, 1, ['b']);
+      expect(await source.latestOffsets()).toEqual({ [`${prefix}-a:0`]: 1, [`${prefix}-b:0`]: 0, [`${prefix}-b:1`]: 1 });
+      expect((await source.read({ source: source.name, partition: `${prefix}-b:1`, from: 0, until: 1 }, readContext())).map((r) => r.value)).toEqual(['b']);
+    } finally {
+      await source.close();
+    }
+  });
+
+  it('assign reads only the listed partitions and starts them at explicit offsets', async () => {
+    const topic = topicName('assign');
+    await createTopic(admin, topic, 3);
+    for (const p of [0, 1, 2]) await produce(producer, topic, p, ['x', 'y', 'z']);
+    const source = createKafkaSource({
+      brokers: brokers(),
+      assign: [`${topic}:0`, `${topic}:2`],
+      startingOffsets: { [`${topic}:0`]: 1, [`${topic}:2`]: 'earliest' },
+      deserializer: 'string',
+    });
+    try {
+      await source.open(openContext);
+      expect(await source.latestOffsets()).toEqual({ [`${topic}:0`]: 3, [`${topic}:2`]: 3 });
+      expect(await source.startOffsets([`${topic}:0`, `${topic}:2`], 'initial')).toEqual({ [`${topic}:0`]: 1, [`${topic}:2`]: 0 });
+      expect((await source.read({ source: source.name, partition: `${topic}:2`, from: 1, until: 3 }, readContext())).map((r) => r.value)).toEqual(['y', 'z']);
+    } finally {
+      await source.close();
+    }
+  });
+});

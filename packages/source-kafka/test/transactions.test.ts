@@ -1,0 +1,121 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKafkaSource, type KafkaRecord } from '../src/index.js';
+import { brokers, createTopic, openContext, produce, readContext, testKafka, topicName } from './helpers.js';
+
+let kafka: Kafka;
+let admin: Admin;
+let producer: Producer;
+beforeAll(async () => {
+  kafka = testKafka();
+  admin = kafka.admin();
+  producer = kafka.producer();
+  await Promise.all([admin.connect(), producer.connect()]);
+});
+afterAll(async () => {
+  await Promise.all([admin?.disconnect(), producer?.disconnect()]);
+});
+
+async function transaction(topic: string, values: string[], outcome: 'commit' | 'abort'): Promise<void> {
+  const tx = kafka.producer({ transactionalId: `tx-${topic}`, idempotent: true, maxInFlightRequests: 1 });
+  await tx.connect();
+  try {
+    const t = await tx.transaction();
+    await t.send({ topic, messages: values.map((value) => ({ partition: 0, value })) });
+    await (outcome === 'commit' ? t.commit() : t.abort());
+  } finally {
+    await tx.disconnect();
+  }
+}
+
+type Rec = KafkaRecord<string | null>;
+const valuesOf = (records: Rec[]) => records.map((r) => r.value);
+
+/** Reads [from, until) one offset at a time: every single-offset range must complete, even a marker's. */
+async function readOneByOne(source: ReturnType<typeof createKafkaSource<{ brokers: string[]; topics: string[]; deserializer: 'string' }>>, partition: string, from: number, until: number) {
+  const out: Rec[] = [];
+  for (let offset = from; offset < until; offset++) {
+    out.push(...(await source.read({ source: source.name, partition, from: offset, until: offset + 1 }, readContext())));
+  }
+  return out;
+}
+
+describe('transactions and compaction', () => {
+  it('read_committed ranges leave out aborted records and markers, and complete when the position reaches until', async () => {
+    const topic = topicName('tx');
+    await createTopic(admin, topic, 1);
+    await transaction(topic, ['a1', 'a2'], 'commit');
+    await transaction(topic, ['x1', 'x2', 'x3'], 'abort');
+    await transaction(topic, ['b1'], 'commit');
+    // The partition ends with an aborted transaction: the last records of the range are never returned.
+    await transaction(topic, ['y1'], 'abort');
+    const source = createKafkaSource({ brokers: brokers(), topics: [topic], deserializer: 'string', readTimeoutMs: 15_000 });
+    try {
+      await source.open(openContext);
+      const p = `${topic}:0`;
+      const until = (await source.latestOffsets())[p]!;
+      // 2 + marker, 3 + marker, 1 + marker, 1 + marker
+      expect(until).toBe(11);
+      const all = await source.read({ source: source.name, partition: p, from: 0, until }, readContext());
+      expect(valuesOf(all)).toEqual(['a1', 'a2', 'b1']);
+      expect(all.map((r) => r.offset)).toEqual([0, 1, 7]);
+      // Ranges made only of aborted records or markers are complete and empty.
+      expect(await source.read({ source: source.name, partition: p, from: 2, until: 7 }, readContext())).toEqual([]);
+      expect(await source.read({ source: source.name, partition: p, from: 8, until }, readContext())).toEqual([]);
+      expect(valuesOf(await readOneByOne(source, p, 0, until))).toEqual(['a1', 'a2', 'b1']);
+    } finally {
+      await source.close();
+    }
+    const uncommitted = createKafkaSource({
+      brokers: brokers(),
+      topics: [topic],
+      deserializer: 'string',
+      isolationLevel: 'read_uncommitted',
+      readTimeoutMs: 15_000,
+    });
+    try {
+      await uncommitted.open(openContext);
+      const all = await uncommitted.read({ source: uncommitted.name, partition: `${topic}:0`, from: 0, until: 11 }, readContext());
+      expect(valuesOf(all)).toEqual(['a1', 'a2', 'x1', 'x2', 'x3', 'b1', 'y1']);
+    } finally {
+      await uncommitted.close();
+    }
+  });
+
+  it('ranges over compacted offsets return the surviving records and complete across the gaps', async () => {
+    const topic = topicName('compact');
+    await createTopic(admin, topic, 1, {
+      'cleanup.policy': 'compact',
+      'segment.ms': '100',
+      'min.cleanable.dirty.ratio': '0.001',
+      'delete.retention.ms': '100',
+    });
+    const send = (pairs: [string, string][]) => producer.send({ topic, acks: -1, messages: pairs.map(([key, value]) => ({ partition: 0, key, value })) });
+    await send([['k1', 'v1'], ['k2', 'v1'], ['k3', 'v1'], ['k1', 'v2'], ['k2', 'v2'], ['k1', 'v3']]);
+    // Only closed segments are compacted: later appends roll the segment (segment.ms=100).
+    await sleep(300);
+    await send([['k4', 'v1']]);
+    await sleep(300);
+    await send([['k5', 'v1']]);
+    const source = createKafkaSource({ brokers: brokers(), topics: [topic], deserializer: 'string', readTimeoutMs: 15_000 });
+    try {
+      await source.open(openContext);
+      const p = `${topic}:0`;
+      const until = (await source.latestOffsets())[p]!;
+      expect(until).toBe(8);
+      let all: Rec[] = [];
+      for (let i = 0; i < 120; i++) {
+        all = await source.read({ source: source.name, partition: p, from: 0, until }, readContext());
+        if (all.length < until) break;
+        await sleep(250);
+      }
+      // The cleaner kept the newest value of each key: k3@2, k2@4, k1@5, k4@6, k5@7.
+      expect(all.map((r) => `${r.key}=${r.value}@${r.offset}`)).toEqual(['k3=v1@2', 'k2=v2@4', 'k1=v3@5', 'k4=v1@6', 'k5=v1@7']);
+      expect(await source.read({ source: source.name, partition: p, from: 0, until: 2 }, readContext())).toEqual([]);
+      expect(await readOneByOne(source, p, 0, until)).toEqual(all);
+    } finally {
+      await source.close();
+    }
+  });
+});
