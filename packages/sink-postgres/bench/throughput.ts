@@ -1,7 +1,8 @@
 // Rows/s into PostgreSQL for 1M rows of ~100 bytes: the transactional sink with COPY, with
 // multi-row INSERT, and a plain COPY through pg-copy-streams with no markers as the baseline.
 // Not a test: run it by hand (see README), numbers depend on the machine.
-//   node --import tsx bench/throughput.ts [rows=1000000] [partitions=4] [batches=10]
+//   node --import tsx bench/throughput.ts [rows=1000000] [partitions=4] [batches=10] [rounds=3]
+// Cases run interleaved, `rounds` times each; the median is reported (the machine is shared).
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Batch, silentLogger } from '@microbatch/core';
@@ -9,7 +10,8 @@ import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { appendRows, encodeCopyRow, postgresSink } from '../src/index.js';
 
-const [rowsArg, partitionsArg, batchesArg] = process.argv.slice(2);
+const [rowsArg, partitionsArg, batchesArg, roundsArg] = process.argv.slice(2);
+const ROUNDS = Number(roundsArg ?? 3);
 const ROWS = Number(rowsArg ?? 1_000_000);
 const PARTITIONS = Number(partitionsArg ?? 4);
 const BATCHES = Number(batchesArg ?? 10);
@@ -40,7 +42,7 @@ async function count(): Promise<number> {
   return Number((await pool.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
 }
 
-async function plainCopy(): Promise<void> {
+async function plainCopy(part: readonly Row[] = rows): Promise<void> {
   const client = await pool.connect();
   try {
     const stream = client.query(copyStreams.from(`COPY ${table} (k, v, payload) FROM STDIN`));
@@ -48,7 +50,7 @@ async function plainCopy(): Promise<void> {
       Readable.from(
         (function* () {
           let buffer = '';
-          for (const r of rows) {
+          for (const r of part) {
             buffer += encodeCopyRow([r.k, r.v, r.payload]);
             if (buffer.length >= 65_536) {
               yield buffer;
@@ -81,27 +83,39 @@ async function throughSink(method: 'copy' | 'insert'): Promise<void> {
   await sink.close();
 }
 
+/** The sink's shape without the sink: the same partitions COPYed concurrently, no transaction, no marker. */
+async function plainCopyPartitions(): Promise<void> {
+  for (const partitions of batches) await Promise.all(partitions.map((part) => plainCopy(part)));
+}
+
 const cases: Array<[string, () => Promise<void>]> = [
-  ['plain COPY (pg-copy-streams, one stream, no markers)', plainCopy],
+  ['plain COPY (pg-copy-streams, one stream, no markers)', () => plainCopy()],
+  [`plain COPY, same ${BATCHES} x ${PARTITIONS} concurrent chunks, no markers`, plainCopyPartitions],
   [`postgresSink + COPY (${BATCHES} batches x ${PARTITIONS} partitions)`, () => throughSink('copy')],
   [`postgresSink + multi-row INSERT (${BATCHES} batches x ${PARTITIONS} partitions)`, () => throughSink('insert')],
 ];
 
-const results: Array<{ name: string; rowsPerSecond: number }> = [];
+const samples = new Map<string, number[]>(cases.map(([name]) => [name, []]));
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 try {
-  for (const [name, run] of cases) {
-    await reset();
-    const start = process.hrtime.bigint();
-    await run();
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    const written = await count();
-    if (written !== ROWS) throw new Error(`${name}: wrote ${written} rows, expected ${ROWS}`);
-    results.push({ name, rowsPerSecond: ROWS / seconds });
-    console.log(`${name}: ${Math.round(ROWS / seconds).toLocaleString('en-US')} rows/s (${seconds.toFixed(2)} s)`);
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const [name, run] of cases) {
+      await reset();
+      const start = process.hrtime.bigint();
+      await run();
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const written = await count();
+      if (written !== ROWS) throw new Error(`${name}: wrote ${written} rows, expected ${ROWS}`);
+      samples.get(name)!.push(ROWS / seconds);
+      console.log(`round ${round}: ${name}: ${Math.round(ROWS / seconds).toLocaleString('en-US')} rows/s (${seconds.toFixed(2)} s)`);
+    }
   }
-  const base = results[0]!.rowsPerSecond;
-  console.log('\nratio to the plain COPY baseline:');
-  for (const r of results) console.log(`  ${(r.rowsPerSecond / base).toFixed(2)}x  ${r.name}`);
+  const base = median(samples.get(cases[0]![0])!);
+  console.log(`\nmedian of ${ROUNDS} rounds, ${ROWS.toLocaleString('en-US')} rows of ~100 bytes; ratio to the plain COPY baseline:`);
+  for (const [name] of cases) {
+    const m = median(samples.get(name)!);
+    console.log(`  ${Math.round(m).toLocaleString('en-US').padStart(11)} rows/s  ${(m / base).toFixed(2)}x  ${name}`);
+  }
 } finally {
   await pool.query(`DROP TABLE IF EXISTS ${table}, ${prefix}markers, ${prefix}fences, ${prefix}offsets`);
   await pool.end();
