@@ -70,15 +70,19 @@ function processOf(world: World, options: Partial<StreamingContextOptions> & { r
 const rowsOf = async (world: World) => (await pool.query(`SELECT payload FROM ${quoteIdent(world.table)} ORDER BY payload`)).rows.map((r) => r.payload as string);
 const everything = (world: World) => [0, 1, 2].flatMap((p) => world.log.slice(p, 0, world.log.endOffset(p))).sort();
 
+/** A process that dies after batch 2's output, before the batch's completion is recorded. */
+async function crashAfterSecondOutput(world: World): Promise<void> {
+  const crash = createCrashSwitch();
+  crash.arm('output:after', 2);
+  await processOf(world, { atProtocolPoint: crash.atProtocolPoint }).start();
+  await crash.crashed;
+}
+
 describe('postgresSink driven by StreamingContext', () => {
   it('a run, a crash after the output and before completion, a restart: every record once', async () => {
     const world = await newWorld();
     try {
-      const crash = createCrashSwitch();
-      crash.arm('output:after', 2);
-      const doomed = processOf(world, { atProtocolPoint: crash.atProtocolPoint });
-      await doomed.start();
-      await crash.crashed;
+      await crashAfterSecondOutput(world);
       const restarted = processOf(world);
       await restarted.start();
       await restarted.awaitTermination();
@@ -94,11 +98,7 @@ describe('postgresSink driven by StreamingContext', () => {
   it('checkpoint lost: a new process resumes from the offsets in the database alone, every record once', async () => {
     const world = await newWorld();
     try {
-      const crash = createCrashSwitch();
-      crash.arm('output:after', 2);
-      const doomed = processOf(world, { atProtocolPoint: crash.atProtocolPoint });
-      await doomed.start();
-      await crash.crashed;
+      await crashAfterSecondOutput(world);
       expect((await rowsOf(world)).length).toBeGreaterThan(0);
       // The checkpoint is gone; the clock has moved on, as a real one would (batch times are not reused).
       world.checkpoint = createMemoryCheckpointData();
