@@ -58,6 +58,10 @@ export class KeyedMap<K, V> {
     return isComposite(key) ? this.composites.get(stableKey(key))?.value : this.primitives.get(key);
   }
 
+  has(key: K): boolean {
+    return isComposite(key) ? this.composites.has(stableKey(key)) : this.primitives.has(key);
+  }
+
   set(key: K, value: V): void {
     if (isComposite(key)) this.composites.set(stableKey(key), { key, value });
     else this.primitives.set(key, value);
@@ -69,6 +73,11 @@ export class KeyedMap<K, V> {
 
   get size(): number {
     return this.primitives.size + this.composites.size;
+  }
+
+  clear(): void {
+    this.primitives.clear();
+    this.composites.clear();
   }
 
   *entries(): IterableIterator<[K, V]> {

@@ -16,3 +16,7 @@ export * from './engine/options.js';
 export * from './engine/rate.js';
 export { StreamingContext, firstBatchTime, type ContextState } from './engine/context.js';
 export { DStream } from './dstream/dstream.js';
+export { MapWithStateDStream } from './dstream/dstream.js';
+export { stateSpec, StateSpec, type State, type MappingFunction } from './state/map-with-state.js';
+export type { KeyedStateOptions, StatefulOperator } from './state/operator.js';
+export { jsonStateCodec, type StateCodec } from './state/codec.js';

@@ -89,7 +89,8 @@ describe('recovery: a crash at every step of the protocol', async () => {
     expect(reference.sink.replaysSkipped).toBe(0);
   });
 
-  for (const point of PROTOCOL_CRASH_POINTS) {
+  // A stateless pipeline writes no snapshot, so that point is exercised in stateful.test.ts.
+  for (const point of PROTOCOL_CRASH_POINTS.filter((p) => p !== 'snapshot:after-write')) {
     for (const nth of [1, 2, 3]) {
       it(`crash at ${point} (#${nth}), restart: nothing lost, nothing doubled`, async () => {
         const world = newWorld();

@@ -1,7 +1,12 @@
 import type { Checkpoint, CheckpointStore, ProtocolPoint } from '@microbatch/core';
 
 /** Protocol points a crash can be injected at, including the two sides of a checkpoint write. */
-export type CrashPoint = ProtocolPoint | 'checkpoint:during-write' | 'checkpoint:after-write-unacknowledged' | (string & {});
+export type CrashPoint =
+  | ProtocolPoint
+  | 'checkpoint:during-write'
+  | 'checkpoint:after-write-unacknowledged'
+  | 'snapshot:after-write'
+  | (string & {});
 
 export const PROTOCOL_CRASH_POINTS: readonly CrashPoint[] = [
   'plan:before-write',
@@ -11,6 +16,7 @@ export const PROTOCOL_CRASH_POINTS: readonly CrashPoint[] = [
   'output:before',
   'output:partition',
   'output:after',
+  'snapshot:after-write',
 ];
 
 /**
@@ -76,7 +82,10 @@ export function createCrashSwitch(): CrashSwitch {
         latest: (appId) => store.latest(appId),
         list: (appId) => store.list(appId),
         read: (appId, name) => store.read(appId, name),
-        putBlob: (appId, key, data, epoch) => store.putBlob(appId, key, data, epoch),
+        async putBlob(appId, key, data, epoch) {
+          await store.putBlob(appId, key, data, epoch);
+          await reach('snapshot:after-write');
+        },
         getBlob: (appId, key) => store.getBlob(appId, key),
         listBlobs: (appId) => store.listBlobs(appId),
         close: () => store.close(),

@@ -1,9 +1,15 @@
 import type { OutputContext, Sink } from '../api/sink.js';
 import { Batch } from '../batch.js';
+import { assertMultipleOfInterval } from '../engine/options.js';
 import { invalidOption } from '../errors.js';
+import { MapWithState, type StateSpec } from '../state/map-with-state.js';
+import type { KeyedStateOptions, StatefulOperator } from '../state/operator.js';
+import { IncrementalWindowReduce } from '../state/reduce-by-key-and-window.js';
+import { UpdateStateByKey } from '../state/update-state-by-key.js';
 import type { BatchGeneration } from './generation.js';
 import type { StreamGraph } from './graph.js';
 import * as pair from './pair.js';
+import { batchesIn, isSlideTime } from './window.js';
 
 /**
  * A discretized stream: a sequence of batches, one per batch time. Transformations build new
@@ -12,20 +18,36 @@ import * as pair from './pair.js';
 export abstract class DStream<T> {
   protected constructor(readonly graph: StreamGraph) {}
 
-  protected abstract compute(generation: BatchGeneration): Batch<T>;
+  /**
+   * Streams this one is computed from. A stream has a batch at a time only if its parents do
+   * (windows have batches only at their slide times).
+   */
+  abstract readonly parents: readonly DStream<unknown>[];
 
-  /** This stream's batch for a generation, built once per generation. */
-  batchFor(generation: BatchGeneration): Batch<T> {
-    let batch = generation.cache.get(this) as Batch<T> | undefined;
-    if (!batch) {
-      batch = this.compute(generation);
-      generation.cache.set(this, batch as Batch<unknown>);
-    }
+  /** True when this stream or an ancestor keeps state across batches. */
+  get isStateful(): boolean {
+    return this.keepsState || this.parents.some((p) => p.isStateful);
+  }
+
+  protected get keepsState(): boolean {
+    return false;
+  }
+
+  protected abstract compute(generation: BatchGeneration): Batch<T> | undefined;
+
+  /** This stream's batch for a generation (built once per generation), or undefined when it has none at that time. */
+  batchFor(generation: BatchGeneration): Batch<T> | undefined {
+    if (generation.cache.has(this)) return generation.cache.get(this) as Batch<T> | undefined;
+    const batch = this.compute(generation);
+    generation.cache.set(this, batch as Batch<unknown> | undefined);
     return batch;
   }
 
   transform<U>(fn: (batch: Batch<T>, batchTime: number) => Batch<U>): DStream<U> {
-    return new DerivedDStream(this.graph, (generation) => fn(this.batchFor(generation), generation.time));
+    return new DerivedDStream(this.graph, [this], (generation) => {
+      const batch = this.batchFor(generation);
+      return batch && fn(batch, generation.time);
+    });
   }
 
   map<U>(fn: (record: T) => U): DStream<U> {
@@ -48,9 +70,12 @@ export abstract class DStream<T> {
     for (const other of others) {
       if (other.graph !== this.graph) throw invalidOption('union', 'streams of different contexts cannot be combined');
     }
-    return new DerivedDStream(this.graph, (generation) =>
-      this.batchFor(generation).union(...others.map((o) => o.batchFor(generation))),
-    );
+    return new DerivedDStream(this.graph, [this, ...others], (generation) => {
+      const batches = [this, ...others].map((stream) => stream.batchFor(generation));
+      if (batches.some((b) => b === undefined)) return undefined;
+      const [first, ...rest] = batches as Batch<T>[];
+      return first!.union(...rest);
+    });
   }
 
   /** Redistributes records evenly and deterministically over `numPartitions` partitions. */
@@ -104,6 +129,104 @@ export abstract class DStream<T> {
     return this.combine(other, (l, r) => pair.cogroup(l, r, partitionsOf(l, numPartitions, r)));
   }
 
+  // ---- windows (issue: window and slide are multiples of the batch interval) ----
+
+  /**
+   * The union of this stream's batches over the last `windowMs`, every `slideMs` (default: the
+   * batch interval). Between slide times the window has no batch and its outputs do not run.
+   */
+  window(windowMs: number, slideMs: number = this.graph.batchIntervalMs): DStream<T> {
+    this.assertWindow(windowMs, slideMs);
+    this.graph.remember(windowMs);
+    const interval = this.graph.batchIntervalMs;
+    return new DerivedDStream(this.graph, [this], (generation) => {
+      if (!isSlideTime(generation.time, slideMs)) return undefined;
+      const batches = batchesIn((g) => this.batchFor(g), generation, generation.time, windowMs, interval);
+      const [first, ...rest] = batches;
+      return first ? first.union(...rest) : new Batch<T>(generation.time, [], { concurrency: generation.concurrency });
+    });
+  }
+
+  countByWindow(windowMs: number, slideMs?: number): DStream<number> {
+    return this.window(windowMs, slideMs).count();
+  }
+
+  reduceByWindow(fn: (a: T, b: T) => T, windowMs: number, slideMs?: number): DStream<T> {
+    return this.window(windowMs, slideMs).reduce(fn);
+  }
+
+  /**
+   * Per key, `reduce` over the window. With `inverse`, the windowed values are kept as named state
+   * and updated incrementally (add the entering batches, subtract the leaving ones); `filter`
+   * drops keys (e.g. those back at the neutral element).
+   */
+  reduceByKeyAndWindow<K, V>(
+    this: DStream<[K, V]>,
+    reduce: (a: V, b: V) => V,
+    windowMs: number,
+    slideMs: number = this.graph.batchIntervalMs,
+    options: { inverse?: (a: V, b: V) => V; filter?: (entry: [K, V]) => boolean; numPartitions?: number; name?: string } = {},
+  ): DStream<[K, V]> {
+    if (!options.inverse) {
+      const windowed = this.window(windowMs, slideMs).reduceByKey(reduce, options.numPartitions);
+      return options.filter ? windowed.filter(options.filter) : windowed;
+    }
+    this.assertWindow(windowMs, slideMs);
+    if (!options.name) throw invalidOption('name', 'reduceByKeyAndWindow with an inverse function keeps state and needs a stable name');
+    this.graph.remember(windowMs + slideMs);
+    const operator = new IncrementalWindowReduce<K, V>(
+      (g) => this.batchFor(g),
+      reduce,
+      options.inverse,
+      options.filter,
+      { windowMs, slideMs, intervalMs: this.graph.batchIntervalMs },
+      { name: options.name, ...(options.numPartitions === undefined ? {} : { numPartitions: options.numPartitions }) },
+    );
+    return this.stateful(operator, (g) => operator.output(g));
+  }
+
+  // ---- state across batches: named, snapshotted, restored exactly ----
+
+  /** Spark's updateStateByKey: `update(newValues, state)` for every key each batch; undefined removes the key. */
+  updateStateByKey<K, V, S>(
+    this: DStream<[K, V]>,
+    update: (values: V[], state: S | undefined) => S | undefined,
+    options: KeyedStateOptions<K, S>,
+  ): DStream<[K, S]> {
+    if (typeof update !== 'function') throw invalidOption('update', 'must be a function (values, state) => state');
+    const operator = new UpdateStateByKey<K, V, S>((g) => this.batchFor(g), update, options ?? ({} as KeyedStateOptions<K, S>));
+    return this.stateful(operator, (g) => operator.output(g));
+  }
+
+  /** Spark's mapWithState: see `stateSpec()`. */
+  mapWithState<K, V, S, U>(this: DStream<[K, V]>, spec: StateSpec<K, V, S, U>): MapWithStateDStream<K, S, U> {
+    const operator = new MapWithState<K, V, S, U>((g) => this.batchFor(g), spec, this.graph.batchIntervalMs);
+    this.registerStateful(operator);
+    return new MapWithStateDStream(this.graph, [this], operator);
+  }
+
+  protected stateful<U>(operator: StatefulOperator, output: (generation: BatchGeneration) => Batch<U> | undefined): DStream<U> {
+    this.registerStateful(operator);
+    return new DerivedDStream(this.graph, [this], output, true);
+  }
+
+  private registerStateful(operator: StatefulOperator): void {
+    if (typeof operator.name !== 'string' || operator.name === '') {
+      throw invalidOption('name', 'stateful operators need a stable, non-empty name option');
+    }
+    this.graph.addStateful(operator);
+  }
+
+  private assertWindow(windowMs: number, slideMs: number): void {
+    const interval = this.graph.batchIntervalMs;
+    assertMultipleOfInterval('windowMs', windowMs, interval);
+    assertMultipleOfInterval('slideMs', slideMs, interval);
+    if (this.isStateful) {
+      // A window re-reads past batches; past outputs of a stateful operator cannot be recomputed after a restart.
+      throw invalidOption('window', 'windows over the output of a stateful operator are not supported; apply the window before it');
+    }
+  }
+
   // ---- output operations ----
 
   /**
@@ -151,20 +274,45 @@ export abstract class DStream<T> {
 
   private combine<U, W, R>(other: DStream<U>, fn: (left: Batch<T>, right: Batch<U>) => Batch<R>): DStream<R> {
     if (other.graph !== this.graph) throw invalidOption('other', 'streams of different contexts cannot be joined');
-    return new DerivedDStream(this.graph, (generation) => fn(this.batchFor(generation), other.batchFor(generation)));
+    return new DerivedDStream(this.graph, [this, other], (generation) => {
+      const left = this.batchFor(generation);
+      const right = other.batchFor(generation);
+      return left && right && fn(left, right);
+    });
   }
 }
 
 export class DerivedDStream<T> extends DStream<T> {
   constructor(
     graph: StreamGraph,
-    private readonly build: (generation: BatchGeneration) => Batch<T>,
+    readonly parents: readonly DStream<unknown>[],
+    private readonly build: (generation: BatchGeneration) => Batch<T> | undefined,
+    private readonly ownState = false,
   ) {
     super(graph);
   }
 
-  protected compute(generation: BatchGeneration): Batch<T> {
+  protected override get keepsState(): boolean {
+    return this.ownState;
+  }
+
+  protected compute(generation: BatchGeneration): Batch<T> | undefined {
     return this.build(generation);
+  }
+}
+
+/** The mapped values of mapWithState; `stateSnapshots()` is the whole state after each batch. */
+export class MapWithStateDStream<K, S, U> extends DerivedDStream<U> {
+  constructor(
+    graph: StreamGraph,
+    parents: readonly DStream<unknown>[],
+    private readonly operator: { mapped(g: BatchGeneration): Batch<U> | undefined; snapshots(g: BatchGeneration): Batch<[K, S]> | undefined },
+  ) {
+    super(graph, parents, (g) => operator.mapped(g), true);
+  }
+
+  stateSnapshots(): DStream<[K, S]> {
+    return new DerivedDStream(this.graph, [this], (g) => this.operator.snapshots(g), true);
   }
 }
 

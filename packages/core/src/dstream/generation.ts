@@ -16,5 +16,10 @@ export interface BatchGeneration {
   readonly concurrency: number;
   readonly logger: Logger;
   /** Batches already built for this generation, per stream, so shared upstreams are computed once. */
-  readonly cache: Map<object, Batch<unknown>>;
+  readonly cache: Map<object, Batch<unknown> | undefined>;
+  /**
+   * The generation of an earlier batch time, built from its logged plan (windows read past batches
+   * through it); undefined for a time before the application's first batch or beyond what is kept.
+   */
+  at(time: number): BatchGeneration | undefined;
 }

@@ -2,6 +2,7 @@ import type { OutputContext, Sink } from '../api/sink.js';
 import type { Source } from '../api/source.js';
 import type { Batch } from '../batch.js';
 import { MicrobatchError, invalidOption } from '../errors.js';
+import type { StatefulOperator } from '../state/operator.js';
 import type { DStream } from './dstream.js';
 
 /** One output operation: run per batch, in registration order. */
@@ -24,6 +25,10 @@ export class StreamGraph {
   readonly sources = new Map<string, Source<unknown>>();
   readonly operators = new Set<string>();
   readonly outputs: OutputOperation[] = [];
+  /** Stateful operators in creation order, which is an order where parents come first. */
+  readonly stateful: StatefulOperator[] = [];
+  /** How far back windows read past batches. */
+  rememberMs = 0;
   private frozen = false;
 
   constructor(readonly batchIntervalMs: number) {}
@@ -45,6 +50,15 @@ export class StreamGraph {
     if (typeof name !== 'string' || name === '') throw invalidOption('name', 'stateful operators need a non-empty stable name', name);
     this.claimName(name);
     this.operators.add(name);
+  }
+
+  addStateful(operator: StatefulOperator): void {
+    this.addOperator(operator.name);
+    this.stateful.push(operator);
+  }
+
+  remember(ms: number): void {
+    this.rememberMs = Math.max(this.rememberMs, ms);
   }
 
   addOutput(operation: Omit<OutputOperation, 'id'>): void {

@@ -7,6 +7,8 @@ import type { StreamGraph } from './graph.js';
 
 /** A source's stream: one partition per planned range, read lazily and exactly. */
 export class InputDStream<T> extends DStream<T> {
+  readonly parents = [];
+
   constructor(
     graph: StreamGraph,
     readonly source: Source<T>,

@@ -1,9 +1,11 @@
 import type { Logger } from '../api/logger.js';
 import type { OutputContext } from '../api/sink.js';
 import type { BatchRecord } from '../checkpoint/format.js';
+import type { BatchGeneration } from '../dstream/generation.js';
 import type { StreamGraph } from '../dstream/graph.js';
 import { MicrobatchError, isMicrobatchError } from '../errors.js';
 import type { Clock } from './clock.js';
+import type { BatchHistory } from './history.js';
 import type { BatchInfo, ListenerBus } from './listener.js';
 import type { ProtocolPoint } from './options.js';
 import { withRetries, type RetryPolicy } from './retry.js';
@@ -18,6 +20,7 @@ export interface BatchRunnerEnv {
   readonly bus: ListenerBus;
   readonly retry: RetryPolicy;
   readonly signal: AbortSignal;
+  readonly history: BatchHistory;
   readonly atProtocolPoint: (point: ProtocolPoint, batchTime: number, attempt: number) => Promise<void>;
 }
 
@@ -32,7 +35,11 @@ export function inputRecords(record: BatchRecord): Record<string, number> {
  * A failed attempt is retried with backoff from scratch; after the last attempt the error
  * (BATCH_FAILED, or FENCED at once) goes to the caller, which stops the context.
  */
-export async function runBatch(env: BatchRunnerEnv, record: BatchRecord, replay: boolean): Promise<BatchInfo> {
+export async function runBatch(
+  env: BatchRunnerEnv,
+  record: BatchRecord,
+  replay: boolean,
+): Promise<{ info: BatchInfo; generation: BatchGeneration }> {
   const inputs = inputRecords(record);
   const base = {
     batchTime: record.time,
@@ -51,13 +58,16 @@ export async function runBatch(env: BatchRunnerEnv, record: BatchRecord, replay:
         const start = env.clock.now();
         lastInfo = { ...base, attempt, processingStartTime: start, schedulingDelay: start - record.time };
         env.bus.emit('onBatchStarted', lastInfo);
+        const generation = env.history.generation(record.time, record.ranges, attempt);
+        // State changes are computed first, staged, and applied by the caller only after success.
+        for (const operator of env.graph.stateful) await operator.prepare(generation);
         await env.atProtocolPoint('output:before', record.time, attempt);
-        await runOutputs(env, record, attempt);
+        await runOutputs(env, generation);
         await env.atProtocolPoint('output:after', record.time, attempt);
         const end = env.clock.now();
         const info: BatchInfo = { ...lastInfo, processingEndTime: end, processingDelay: end - start, totalDelay: end - record.time };
         env.bus.emit('onBatchCompleted', info);
-        return info;
+        return { info, generation };
       },
       (error, attempt, willRetry) => {
         env.logger.warn({ err: error, batchTime: record.time, attempt, willRetry }, 'batch attempt failed');
@@ -73,17 +83,9 @@ export async function runBatch(env: BatchRunnerEnv, record: BatchRecord, replay:
   }
 }
 
-async function runOutputs(env: BatchRunnerEnv, record: BatchRecord, attempt: number): Promise<void> {
-  const generation = {
-    appId: env.appId,
-    time: record.time,
-    ranges: record.ranges,
-    attempt,
-    signal: env.signal,
-    concurrency: env.concurrency,
-    logger: env.logger,
-    cache: new Map(),
-  };
+async function runOutputs(env: BatchRunnerEnv, generation: BatchGeneration): Promise<void> {
+  const { time, ranges, attempt } = generation;
+  const record = { time, ranges };
   for (const operation of env.graph.outputs) {
     if (env.signal.aborted) throw new MicrobatchError('STOPPED', 'The context stopped while the batch was running');
     const context: OutputContext = {
@@ -99,8 +101,10 @@ async function runOutputs(env: BatchRunnerEnv, record: BatchRecord, attempt: num
     const startTime = env.clock.now();
     const info = { batchTime: record.time, id: operation.id, name: operation.name, attempt, startTime };
     env.bus.emit('onOutputOperationStarted', info);
+    const batch = operation.stream.batchFor(generation);
+    if (!batch) continue; // e.g. a window between its slide times: no batch, no output
     try {
-      await operation.run(operation.stream.batchFor(generation).bind(context), context);
+      await operation.run(batch.bind(context), context);
     } catch (error) {
       const endTime = env.clock.now();
       env.bus.emit('onOutputOperationCompleted', { ...info, endTime, durationMs: endTime - startTime, error });

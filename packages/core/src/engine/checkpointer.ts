@@ -1,5 +1,5 @@
 import type { OffsetRange, PartitionOffsets } from '../api/offsets.js';
-import { CHECKPOINT_FORMAT_VERSION, type BatchRecord, type Checkpoint } from '../checkpoint/format.js';
+import { CHECKPOINT_FORMAT_VERSION, type BatchRecord, type Checkpoint, type OperatorCheckpoint } from '../checkpoint/format.js';
 import type { CheckpointStore } from '../checkpoint/store.js';
 import type { Clock } from './clock.js';
 import type { RecoveredState } from './recovery.js';
@@ -15,6 +15,7 @@ export class Checkpointer {
   private lastCompletedTime: number | undefined;
   /** Oldest batch time each recent checkpoint could make us replay; sinks may forget older markers. */
   private readonly replayFloors: number[] = [];
+  private snapshot: { time: number; keys: Record<string, string> } | undefined;
 
   constructor(
     private readonly store: CheckpointStore,
@@ -23,12 +24,26 @@ export class Checkpointer {
     private readonly batchIntervalMs: number,
     private readonly clock: Clock,
     recovered: RecoveredState,
+    /** Names of the program's stateful operators: listed in every checkpoint, snapshot or not. */
+    private readonly operators: readonly string[],
+    /** How far back windows read; completed batches that recent stay in the checkpoint. */
+    private readonly rememberMs: number,
   ) {
     this.seq = recovered.seq;
     this.offsets = new Map(recovered.offsets);
-    this.batches = [...recovered.pending];
+    this.batches = [...recovered.retained];
     this.lastCompletedTime = recovered.lastCompletedTime;
+    this.snapshot = recovered.snapshot;
     if (recovered.checkpoint) this.replayFloors.push(replayFloor(recovered.checkpoint.batches, recovered.lastBatchTime));
+  }
+
+  get snapshotTime(): number | undefined {
+    return this.snapshot?.time;
+  }
+
+  /** State after batch `time` is in these blobs; the next write references them. */
+  setSnapshot(time: number, keys: Record<string, string>): void {
+    this.snapshot = { time, keys };
   }
 
   offsetsOf(source: string): PartitionOffsets | undefined {
@@ -44,10 +59,22 @@ export class Checkpointer {
   markCompleted(time: number): void {
     this.batches = this.batches.map((b) => (b.time === time ? { ...b, completed: true } : b));
     this.lastCompletedTime = Math.max(this.lastCompletedTime ?? time, time);
+    this.unrecorded.push(time);
   }
 
+  private readonly unrecorded: number[] = [];
+
   hasUnrecordedCompletion(): boolean {
-    return this.batches.some((b) => b.completed);
+    return this.unrecorded.length > 0;
+  }
+
+  /**
+   * Completed batches a restart still needs: those after the state snapshot (replayed to rebuild
+   * state) and those within the window length (re-read by windows).
+   */
+  private retainedAfter(): number {
+    const base = this.operators.length > 0 ? (this.snapshot?.time ?? Number.NEGATIVE_INFINITY) : (this.lastCompletedTime ?? Number.NEGATIVE_INFINITY);
+    return Math.min(base, this.lastCompletedTime ?? Number.NEGATIVE_INFINITY) - this.rememberMs;
   }
 
   /**
@@ -55,8 +82,15 @@ export class Checkpointer {
    * sources' monitoring commits) and the replay floor sinks may prune markers below.
    */
   async write(): Promise<{ durable: OffsetRange[]; retireBefore: number | undefined }> {
-    const completed = this.batches.filter((b) => b.completed);
-    const open = this.batches.filter((b) => !b.completed);
+    const newlyCompleted = new Set(this.unrecorded);
+    const completed = this.batches.filter((b) => newlyCompleted.has(b.time));
+    const floor = this.retainedAfter();
+    const kept = this.batches.filter((b) => !b.completed || b.time > floor);
+    const operators: Record<string, OperatorCheckpoint> = {};
+    for (const name of this.operators) {
+      const key = this.snapshot?.keys[name];
+      operators[name] = key === undefined ? {} : { snapshot: key, snapshotBatchTime: this.snapshot!.time };
+    }
     const sources: Record<string, { offsets: PartitionOffsets }> = {};
     for (const [name, offsets] of this.offsets) if (offsets) sources[name] = { offsets };
     const latestTime = Math.max(this.batches.at(-1)?.time ?? 0, this.lastCompletedTime ?? 0);
@@ -68,15 +102,16 @@ export class Checkpointer {
       writtenAt: this.clock.now(),
       batchIntervalMs: this.batchIntervalMs,
       sources,
-      operators: {},
-      batches: open,
+      operators,
+      batches: kept,
       ...(this.lastCompletedTime === undefined ? {} : { lastCompletedTime: this.lastCompletedTime }),
-      blobs: [],
+      blobs: Object.values(this.snapshot?.keys ?? {}),
     };
     await this.store.write(checkpoint);
     this.seq = checkpoint.seq;
-    this.batches = open;
-    this.replayFloors.push(replayFloor(open, latestTime));
+    this.batches = kept;
+    this.unrecorded.splice(0, this.unrecorded.length);
+    this.replayFloors.push(replayFloor(kept, latestTime));
     const retain = this.store.retain;
     let retireBefore: number | undefined;
     if (this.replayFloors.length > retain) {

@@ -2,17 +2,19 @@ import type { Logger } from '../api/logger.js';
 import type { OffsetRange, PartitionOffsets } from '../api/offsets.js';
 import type { Source } from '../api/source.js';
 import type { BatchRecord } from '../checkpoint/format.js';
+import { blobKey } from '../checkpoint/store.js';
 import type { DStream } from '../dstream/dstream.js';
 import { StreamGraph } from '../dstream/graph.js';
 import { InputDStream } from '../dstream/input.js';
 import { MicrobatchError, isMicrobatchError } from '../errors.js';
 import { runBatch, type BatchRunnerEnv } from './batch-runner.js';
 import { Checkpointer } from './checkpointer.js';
+import { BatchHistory } from './history.js';
 import { ListenerBus, type BatchInfo, type StreamingListener } from './listener.js';
 import { resolveOptions, type ProtocolPoint, type ResolvedOptions, type StreamingContextOptions } from './options.js';
 import { planSource } from './planner.js';
 import { PidRateEstimator } from './rate.js';
-import { recover } from './recovery.js';
+import { recover, type RecoveredState } from './recovery.js';
 import { withRetries, type RetryPolicy } from './retry.js';
 
 export type ContextState = 'initialized' | 'active' | 'stopping' | 'stopped';
@@ -40,6 +42,9 @@ export class StreamingContext {
   private failure: unknown;
   private graceful = true;
   private removeSignalHandlers = () => {};
+  private history!: BatchHistory;
+  /** Batch time the next snapshot is measured from. */
+  private snapshotBase: number | undefined;
 
   constructor(options: StreamingContextOptions) {
     this.options = resolveOptions(options);
@@ -99,10 +104,24 @@ export class StreamingContext {
       const epoch = await store.acquireEpoch(appId);
       this.epochValue = epoch;
       const recovered = await recover(store, appId, this.graph, this.options.resetStreams, this.logger);
-      checkpointer = new Checkpointer(store, appId, epoch, this.options.batchIntervalMs, this.options.clock, recovered);
+      checkpointer = new Checkpointer(
+        store,
+        appId,
+        epoch,
+        this.options.batchIntervalMs,
+        this.options.clock,
+        recovered,
+        this.graph.stateful.map((op) => op.name),
+        this.graph.rememberMs,
+      );
+      this.history = new BatchHistory(
+        { appId, concurrency: this.options.maxConcurrentPartitions, logger: this.logger, signal: this.abort.signal },
+        this.graph.rememberMs,
+      );
       pending = recovered.pending;
       lastBatchTime = recovered.lastBatchTime;
       await this.openAll(epoch);
+      await this.restoreState(recovered);
     } catch (error) {
       await this.closeAll();
       this.state = 'stopped';
@@ -218,10 +237,53 @@ export class StreamingContext {
   }
 
   private async runAndComplete(checkpointer: Checkpointer, record: BatchRecord, replay: boolean): Promise<BatchInfo> {
-    const info = await runBatch(this.runnerEnv(), record, replay);
+    const { info, generation } = await runBatch(this.runnerEnv(), record, replay);
+    for (const operator of this.graph.stateful) operator.commit(generation);
+    this.history.forgetBefore(record.time);
     checkpointer.markCompleted(record.time);
     this.updateRates(info);
+    await this.snapshotIfDue(checkpointer, record.time);
     return info;
+  }
+
+  /**
+   * Loads the state snapshot, then rebuilds state by recomputing (without outputs) every completed
+   * batch logged after it, so state equals that of a run that never stopped.
+   */
+  private async restoreState(recovered: RecoveredState): Promise<void> {
+    for (const batch of recovered.retained) this.history.remember(batch.time, batch.ranges);
+    const { snapshot } = recovered;
+    for (const operator of this.graph.stateful) {
+      const key = snapshot?.keys[operator.name];
+      if (snapshot && key) {
+        await operator.restore(await this.options.checkpoint.getBlob(this.appId, key), snapshot.time, key);
+      } else {
+        operator.reset();
+      }
+    }
+    this.snapshotBase = snapshot?.time;
+    for (const batch of recovered.stateReplay) {
+      const generation = this.history.generation(batch.time, batch.ranges, 1);
+      for (const operator of this.graph.stateful) await operator.prepare(generation);
+      for (const operator of this.graph.stateful) operator.commit(generation);
+      this.history.forgetBefore(batch.time);
+    }
+    if (recovered.stateReplay.length > 0) this.logger.info({ batches: recovered.stateReplay.length }, 'state rebuilt from snapshot and log');
+  }
+
+  /** Every checkpointIntervalMs of batch time, all stateful operators snapshot their state at the same batch. */
+  private async snapshotIfDue(checkpointer: Checkpointer, time: number): Promise<void> {
+    if (this.graph.stateful.length === 0) return;
+    this.snapshotBase ??= time - this.options.batchIntervalMs;
+    if (time - this.snapshotBase < this.options.checkpointIntervalMs) return;
+    const keys: Record<string, string> = {};
+    for (const operator of this.graph.stateful) {
+      const key = blobKey(this.epochValue!, `state/${operator.name}/${String(time).padStart(16, '0')}`);
+      await this.withRetry(() => this.options.checkpoint.putBlob(this.appId, key, operator.snapshot(time), this.epochValue!));
+      keys[operator.name] = key;
+    }
+    checkpointer.setSnapshot(time, keys);
+    this.snapshotBase = time;
   }
 
   /** Monitoring commits to sources, and marker pruning in sinks, once completion is durable. */
@@ -263,6 +325,7 @@ export class StreamingContext {
       bus: this.bus,
       retry: this.retryPolicy(),
       signal: this.abort.signal,
+      history: this.history,
       atProtocolPoint: (point, time, attempt) => this.point(point, time, attempt),
     };
   }

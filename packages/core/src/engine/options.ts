@@ -34,6 +34,11 @@ export interface StreamingContextOptions {
   retryBackoffMs?: number;
   /** Default 30000. */
   retryBackoffMaxMs?: number;
+  /**
+   * How often stateful operators snapshot their state (a multiple of the batch interval).
+   * Default: the smallest multiple of the batch interval that is >= 10 s, as Spark does.
+   */
+  checkpointIntervalMs?: number;
   /** Stream names whose checkpointed data is dropped on start (see docs/semantics.md). Default none. */
   resetStreams?: readonly string[];
   /** Stop gracefully after a batch that found no new input and left nothing pending. Default false. */
@@ -76,6 +81,8 @@ export function resolveOptions(options: StreamingContextOptions): ResolvedOption
     throw invalidOption('resetStreams', 'must be an array of stream names', resetStreams);
   }
   const backpressure = options.backpressure === true ? {} : options.backpressure || undefined;
+  const checkpointIntervalMs = options.checkpointIntervalMs ?? Math.ceil(10_000 / batchIntervalMs) * batchIntervalMs;
+  assertMultipleOfInterval('checkpointIntervalMs', checkpointIntervalMs, batchIntervalMs);
   return {
     appId: options.appId,
     batchIntervalMs,
@@ -84,6 +91,7 @@ export function resolveOptions(options: StreamingContextOptions): ResolvedOption
     maxRecordsPerPartition:
       options.maxRecordsPerPartition === undefined ? undefined : positiveInt('maxRecordsPerPartition', options.maxRecordsPerPartition),
     backpressure,
+    checkpointIntervalMs,
     maxBatchAttempts: positiveInt('maxBatchAttempts', options.maxBatchAttempts ?? 4),
     retryBackoffMs: positiveInt('retryBackoffMs', options.retryBackoffMs ?? 1000, 0),
     retryBackoffMaxMs: positiveInt('retryBackoffMaxMs', options.retryBackoffMaxMs ?? 30_000, 0),

@@ -14,6 +14,12 @@ export interface RecoveredState {
   readonly offsets: Map<string, PartitionOffsets | undefined>;
   /** Planned but incomplete batches, in time order, to run again exactly as logged. */
   readonly pending: BatchRecord[];
+  /** Every batch the checkpoint keeps (completed ones for state and windows, then pending ones). */
+  readonly retained: BatchRecord[];
+  /** Completed batches after the state snapshot: replayed (state only, no outputs) on start. */
+  readonly stateReplay: BatchRecord[];
+  /** The state snapshot to load: its batch time and blob key per operator (reset operators left out). */
+  readonly snapshot: { time: number; keys: Record<string, string> } | undefined;
   /** Newest batch time the checkpoint mentions; new batches come strictly after it. */
   readonly lastBatchTime: number;
   readonly lastCompletedTime: number | undefined;
@@ -56,9 +62,11 @@ export async function recover(
   for (const name of graph.sources.keys()) {
     offsets.set(name, reset.has(name) ? undefined : checkpoint?.sources[name]?.offsets);
   }
-  const pending = (checkpoint?.batches ?? [])
-    .filter((b) => !b.completed)
-    .map((b) => ({ ...b, ranges: b.ranges.filter((r) => !reset.has(r.source)) }));
+  const retained = (checkpoint?.batches ?? []).map((b) => ({ ...b, ranges: b.ranges.filter((r) => !reset.has(r.source)) }));
+  const pending = retained.filter((b) => !b.completed);
+  const snapshot = snapshotOf(checkpoint, reset);
+  const stateReplay =
+    graph.stateful.length === 0 ? [] : retained.filter((b) => b.completed && (snapshot === undefined || b.time > snapshot.time));
   if (checkpoint) {
     logger.info(
       { appId, checkpoint: latest!.name, epoch: checkpoint.epoch, pending: pending.map((b) => b.time), skippedCorrupt: latest!.skipped.length },
@@ -70,7 +78,22 @@ export async function recover(
     seq: checkpoint?.seq ?? 0,
     offsets,
     pending,
+    retained,
+    stateReplay,
+    snapshot,
     lastBatchTime: checkpoint ? checkpointBatchTime(checkpoint) : 0,
     lastCompletedTime: checkpoint?.lastCompletedTime,
   };
+}
+
+function snapshotOf(checkpoint: Checkpoint | undefined, reset: ReadonlySet<string>): RecoveredState['snapshot'] {
+  if (!checkpoint) return undefined;
+  let time: number | undefined;
+  const keys: Record<string, string> = {};
+  for (const [name, operator] of Object.entries(checkpoint.operators)) {
+    if (operator.snapshot === undefined || operator.snapshotBatchTime === undefined) continue;
+    time = operator.snapshotBatchTime;
+    if (!reset.has(name)) keys[name] = operator.snapshot;
+  }
+  return time === undefined ? undefined : { time, keys };
 }

@@ -1,0 +1,45 @@
+import type { Batch } from '../batch.js';
+import type { BatchGeneration } from '../dstream/generation.js';
+import { KeyedMap } from '../hash.js';
+import { KeyedStateOperator, type KeyedStateOptions } from './operator.js';
+import type { StateTransaction } from './state-store.js';
+
+/**
+ * Spark's updateStateByKey: every batch, `update(values, state)` runs for every key that has new
+ * values or state; returning undefined removes the key. The output is the whole state.
+ */
+export class UpdateStateByKey<K, V, S> extends KeyedStateOperator<K, S> {
+  constructor(
+    private readonly parent: (generation: BatchGeneration) => Batch<[K, V]> | undefined,
+    private readonly update: (values: V[], state: S | undefined) => S | undefined,
+    options: KeyedStateOptions<K, S>,
+  ) {
+    super(options);
+  }
+
+  protected async change(generation: BatchGeneration, tx: StateTransaction<K, S>): Promise<boolean> {
+    const batch = this.parent(generation);
+    if (!batch) return false;
+    const grouped = new KeyedMap<K, V[]>();
+    for (const [key, value] of await batch.collect()) {
+      const values = grouped.get(key);
+      if (values) values.push(value);
+      else grouped.set(key, [value]);
+    }
+    for (const [key, state] of [...this.store.entries()]) this.apply(tx, key, grouped.get(key) ?? [], state);
+    for (const [key, values] of grouped.entries()) if (!this.store.has(key)) this.apply(tx, key, values, undefined);
+    return true;
+  }
+
+  output(generation: BatchGeneration): Batch<[K, S]> | undefined {
+    const tx = this.stateAfter(generation);
+    const input = this.parent(generation);
+    return tx && this.keyed(generation, tx.entries(), ([key]) => key, input?.numPartitions ?? 1);
+  }
+
+  private apply(tx: StateTransaction<K, S>, key: K, values: V[], state: S | undefined): void {
+    const next = this.update(values, state);
+    if (next === undefined) tx.delete(key);
+    else tx.set(key, next);
+  }
+}
