@@ -1,1 +1,1 @@
-export {};
+export { createRedisCheckpointBackend, createRedisCheckpointStore, type RedisCheckpointStoreOptions } from './redis-store.js';

@@ -215,6 +215,32 @@ export function checkpointStoreSuite(options: CheckpointStoreSuiteOptions): void
           equal((await store.latest(appId))?.checkpoint.epoch, current);
         }));
 
+        it('a zombie writing in a loop never lands a checkpoint after a new epoch was taken', withStores(async (open) => {
+          const appId = randomAppId();
+          const [zombie, successor] = [await open({ retain: 1000 }), await open({ retain: 1000 })];
+          const old = await zombie.acquireEpoch(appId);
+          let fenced: unknown;
+          const loop = (async () => {
+            for (let seq = 1; ; seq++) {
+              try {
+                await zombie.write(sampleCheckpoint(appId, { epoch: old, seq, time: seq * 1000 }));
+                // Yield to the event loop: an in-memory store never would, and the takeover must get a turn.
+                await new Promise((resolve) => setImmediate(resolve));
+              } catch (error) {
+                fenced = error;
+                return;
+              }
+            }
+          })();
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          await successor.acquireEpoch(appId);
+          // Linearizable fencing: whatever the zombie had written is visible now, and nothing after.
+          const atTakeover = await successor.list(appId);
+          await loop;
+          assert.ok(isMicrobatchError(fenced, 'FENCED'), `the zombie stopped with ${String(fenced)} instead of FENCED`);
+          equal(await successor.list(appId), atTakeover);
+        }));
+
         it('concurrent acquisitions from two store instances get distinct consecutive epochs', withStores(async (open) => {
           const appId = randomAppId();
           const [one, two] = [await open(), await open()];
