@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mavenClasspath } from './maven.mjs';
 import { cacheDir } from './paths.mjs';
@@ -10,8 +10,9 @@ const S3PROXY_VERSION = '4.1.0';
 /**
  * S3-compatible server for tests: s3proxy from Maven Central (jars cached outside the repo) with
  * jclouds' filesystem backend in a throwaway folder, no authentication (any key signs), on
- * 127.0.0.1. `restart()` stops and starts the same instance on the same port and data folder, so
- * fault tests can take the server away for a while and get their objects back.
+ * 127.0.0.1. `restart({ downMs })` stops the instance, waits, and starts it again on the same port
+ * and data folder, so fault tests can take the server away for a while and get their objects back.
+ * `stop()` removes the data folder and is safe to call twice.
  */
 export default {
   name: 's3',
@@ -58,9 +59,13 @@ export default {
     let child = await launch();
     return {
       url: `http://127.0.0.1:${port}`,
-      stop: () => stopChild(child),
-      async restart() {
+      async stop() {
         await stopChild(child);
+        rmSync(dir, { recursive: true, force: true });
+      },
+      async restart({ downMs = 0 } = {}) {
+        await stopChild(child);
+        await new Promise((resolve) => setTimeout(resolve, downMs));
         child = await launch();
       },
     };
