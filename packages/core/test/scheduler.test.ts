@@ -147,6 +147,32 @@ describe('scheduler', () => {
     expect(completed[0]).toMatchObject({ numRecords: 3, inputRecords: { in: 3 }, processingDelay: 40, schedulingDelay: 0, totalDelay: 40, replay: false });
     expect(outputs[0]).toMatchObject({ name: 'slow', durationMs: 40 });
   });
+
+  it('reports lag per partition, checkpoint writes and records a source rejected', async () => {
+    const ssc = testContext({ maxRecordsPerPartition: 2 });
+    const lags: unknown[] = [];
+    const writes: number[] = [];
+    const rejected: unknown[] = [];
+    ssc.addListener({
+      onBatchCompleted: (info) => lags.push(info.lag),
+      onCheckpointWritten: (e) => writes.push(e.seq),
+      onRecordsRejected: (e) => rejected.push(e),
+    });
+    const inner = createMemoryLogSource(logOf([[1, 2, 3, 4, 5], [6]]), { name: 'in' });
+    ssc.source({
+      ...inner,
+      async open(context) {
+        context.reportRejected?.({ source: 'in', reason: 'deserialization', action: 'skipped', count: 3, partition: '0' });
+      },
+    }).foreachBatch(() => {});
+    await ssc.start();
+    await ssc.awaitTermination();
+    expect(lags[0]).toEqual({ in: { '0': 3, '1': 0 } });
+    expect(lags[1]).toEqual({ in: { '0': 1, '1': 0 } });
+    expect(writes).toEqual(writes.map((_, i) => i + 1));
+    expect(writes.length).toBeGreaterThanOrEqual(4);
+    expect(rejected).toEqual([{ source: 'in', reason: 'deserialization', action: 'skipped', count: 3, partition: '0' }]);
+  });
 });
 
 describe('rate control', () => {

@@ -4,6 +4,21 @@ import type { OffsetRange, PartitionOffsets } from './offsets.js';
 export interface SourceOpenContext {
   readonly appId: string;
   readonly logger: Logger;
+  /**
+   * Tell the context about records a source rejected under an explicit policy (e.g. skipped or
+   * dead-lettered malformed records), so they are counted in metrics; nothing is dropped silently.
+   */
+  readonly reportRejected?: (event: RejectedRecords) => void;
+}
+
+export interface RejectedRecords {
+  readonly source: string;
+  /** Short reason, e.g. "deserialization". */
+  readonly reason: string;
+  /** What happened to them: "skipped" or "dead-lettered". */
+  readonly action: string;
+  readonly count: number;
+  readonly partition?: string;
 }
 
 export interface ReadContext {

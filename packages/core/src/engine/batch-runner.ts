@@ -39,9 +39,11 @@ export async function runBatch(
   env: BatchRunnerEnv,
   record: BatchRecord,
   replay: boolean,
+  lag?: BatchInfo['lag'],
 ): Promise<{ info: BatchInfo; generation: BatchGeneration }> {
   const inputs = inputRecords(record);
   const base = {
+    ...(lag ? { lag } : {}),
     batchTime: record.time,
     inputRecords: inputs,
     numRecords: Object.values(inputs).reduce((a, b) => a + b, 0),

@@ -81,7 +81,7 @@ export class Checkpointer {
    * Writes the checkpoint. Returns the ranges whose completion this write made durable (for
    * sources' monitoring commits) and the replay floor sinks may prune markers below.
    */
-  async write(): Promise<{ durable: OffsetRange[]; retireBefore: number | undefined }> {
+  async write(): Promise<{ durable: OffsetRange[]; retireBefore: number | undefined; seq: number }> {
     const newlyCompleted = new Set(this.unrecorded);
     const completed = this.batches.filter((b) => newlyCompleted.has(b.time));
     const floor = this.retainedAfter();
@@ -118,7 +118,7 @@ export class Checkpointer {
       this.replayFloors.splice(0, this.replayFloors.length - retain);
       retireBefore = Math.min(...this.replayFloors);
     }
-    return { durable: completed.flatMap((b) => b.ranges), retireBefore };
+    return { durable: completed.flatMap((b) => b.ranges), retireBefore, seq: checkpoint.seq };
   }
 }
 

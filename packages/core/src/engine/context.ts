@@ -1,6 +1,6 @@
 import type { Logger } from '../api/logger.js';
 import type { OffsetRange, PartitionOffsets } from '../api/offsets.js';
-import type { Source } from '../api/source.js';
+import type { RejectedRecords, Source } from '../api/source.js';
 import type { BatchRecord } from '../checkpoint/format.js';
 import { blobKey } from '../checkpoint/store.js';
 import type { DStream } from '../dstream/dstream.js';
@@ -176,9 +176,9 @@ export class StreamingContext {
       while (this.state === 'active') {
         await clock.sleep(time - clock.now(), this.wake.signal);
         if (this.state !== 'active') break;
-        const record = await this.planBatch(checkpointer, time);
+        const { record, lag } = await this.planBatch(checkpointer, time);
         await this.writeCheckpoint(checkpointer, 'plan', time);
-        const info = await this.runAndComplete(checkpointer, record, false);
+        const info = await this.runAndComplete(checkpointer, record, false, lag);
         if (this.options.stopWhenIdle && info.numRecords === 0) {
           this.logger.info({ batchTime: time }, 'no new input: stopping (stopWhenIdle)');
           this.state = 'stopping';
@@ -203,9 +203,10 @@ export class StreamingContext {
   }
 
   /** Decides the exact ranges of every source for a new batch; not yet durable. */
-  private async planBatch(checkpointer: Checkpointer, time: number): Promise<BatchRecord> {
+  private async planBatch(checkpointer: Checkpointer, time: number): Promise<{ record: BatchRecord; lag: Record<string, Record<string, number>> }> {
     const ranges: OffsetRange[] = [];
     const next = new Map<string, PartitionOffsets>();
+    const lag: Record<string, Record<string, number>> = {};
     for (const [name, source] of this.graph.sources) {
       const plan = await this.withRetry(() =>
         planSource(
@@ -221,23 +222,26 @@ export class StreamingContext {
       );
       ranges.push(...plan.ranges);
       next.set(name, plan.next);
+      lag[name] = plan.lag;
     }
     const record: BatchRecord = { time, ranges, completed: false };
     checkpointer.addPlan(record, next);
-    return record;
+    return { record, lag };
   }
 
   /** Write-ahead: the plan is durable before any output of its batch runs. */
   private async writeCheckpoint(checkpointer: Checkpointer, why: 'plan' | 'complete', batchTime: number | undefined): Promise<void> {
     const time = batchTime ?? 0;
     await this.point(why === 'plan' ? 'plan:before-write' : 'complete:before-write', time, 1);
-    const { durable, retireBefore } = await this.withRetry(() => checkpointer.write());
+    const started = performance.now();
+    const { durable, retireBefore, seq } = await this.withRetry(() => checkpointer.write());
+    this.bus.emit('onCheckpointWritten', { seq, batchTime: time, durationMs: performance.now() - started, epoch: this.epochValue! });
     if (why === 'plan') await this.point('plan:after-write', time, 1);
     await this.afterDurable(durable, retireBefore);
   }
 
-  private async runAndComplete(checkpointer: Checkpointer, record: BatchRecord, replay: boolean): Promise<BatchInfo> {
-    const { info, generation } = await runBatch(this.runnerEnv(), record, replay);
+  private async runAndComplete(checkpointer: Checkpointer, record: BatchRecord, replay: boolean, lag?: BatchInfo['lag']): Promise<BatchInfo> {
+    const { info, generation } = await runBatch(this.runnerEnv(), record, replay, lag);
     for (const operator of this.graph.stateful) operator.commit(generation);
     this.history.forgetBefore(record.time);
     checkpointer.markCompleted(record.time);
@@ -351,9 +355,10 @@ export class StreamingContext {
   }
 
   private async openAll(epoch: number): Promise<void> {
-    const context = { appId: this.appId, logger: this.logger };
-    for (const source of this.graph.sources.values()) await source.open?.(context);
-    for (const output of this.graph.outputs) await output.sink?.open?.({ ...context, epoch });
+    const base = { appId: this.appId, logger: this.logger };
+    const reportRejected = (event: RejectedRecords) => this.bus.emit('onRecordsRejected', event);
+    for (const source of this.graph.sources.values()) await source.open?.({ ...base, reportRejected });
+    for (const output of this.graph.outputs) await output.sink?.open?.({ ...base, epoch });
   }
 
   private async closeAll(): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Logger } from '../api/logger.js';
 import type { OffsetRange } from '../api/offsets.js';
+import type { RejectedRecords } from '../api/source.js';
 
 /** Spark's BatchInfo: what a batch read and how long it waited and ran. Times are epoch ms. */
 export interface BatchInfo {
@@ -8,6 +9,8 @@ export interface BatchInfo {
   readonly inputRecords: Readonly<Record<string, number>>;
   readonly numRecords: number;
   readonly offsetRanges: readonly OffsetRange[];
+  /** Per source, per partition: records available beyond this batch when it was planned (absent for replays). */
+  readonly lag?: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** True for a batch planned before a restart and run again from its logged plan. */
   readonly replay: boolean;
   readonly attempt: number;
@@ -42,6 +45,8 @@ export interface StreamingListener {
   onBatchFailed?(event: { readonly info: BatchInfo; readonly error: unknown; readonly willRetry: boolean }): void;
   onOutputOperationStarted?(info: OutputOperationInfo): void;
   onOutputOperationCompleted?(info: OutputOperationInfo): void;
+  onCheckpointWritten?(event: { readonly seq: number; readonly batchTime: number; readonly durationMs: number; readonly epoch: number }): void;
+  onRecordsRejected?(event: RejectedRecords): void;
   onStreamingStopped?(event: { readonly time: number; readonly error?: unknown }): void;
 }
 

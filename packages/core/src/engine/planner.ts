@@ -8,8 +8,8 @@ export interface SourcePlan {
   readonly ranges: OffsetRange[];
   /** Offsets the next batch starts from. */
   readonly next: PartitionOffsets;
-  /** Records still waiting after this batch, per partition. */
-  readonly lagAfter: number;
+  /** Records still waiting after this batch, per partition (latest offset minus the batch's end). */
+  readonly lag: Record<string, number>;
 }
 
 const partitionOrder = new Intl.Collator('en', { numeric: true }).compare;
@@ -55,15 +55,15 @@ export async function planSource(
   }
   const caps = partitionCaps(lags, limits.staticCap, limits.rate, limits.batchIntervalMs);
   const ranges: OffsetRange[] = [];
-  let lagAfter = 0;
+  const lag: Record<string, number> = {};
   for (const partition of partitions) {
     const from = known[partition]!;
     const until = from + (caps[partition] ?? 0);
     ranges.push({ source: source.name, partition, from, until });
     known[partition] = until;
-    lagAfter += lags[partition]! - (until - from);
+    lag[partition] = lags[partition]! - (until - from);
   }
-  return { ranges, next: known, lagAfter };
+  return { ranges, next: known, lag };
 }
 
 async function call<R>(source: Source<unknown>, fn: () => Promise<R>): Promise<R> {
