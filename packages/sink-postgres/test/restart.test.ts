@@ -32,14 +32,17 @@ describe('postgresSink while PostgreSQL restarts', () => {
     });
     const appId = 'restart-app';
     const expected: Array<{ k: string; v: number }> = [];
+    const retries: unknown[] = [];
+    const logger = { ...silentLogger, warn: (obj: object | string) => void retries.push(obj) };
     try {
       for (let t = 1000; t <= 6000; t += 1000) {
         const partitions = Array.from({ length: 4 }, (_, p) => Array.from({ length: 200 }, (_, i) => ({ k: `${t}/${p}/${i}`, v: i })));
         expected.push(...partitions.flat());
-        const context = { appId, epoch: 1, batchTime: t, attempt: 1, outputName: sink.name, offsetRanges: [], signal: new AbortController().signal, logger: silentLogger };
+        const context = { appId, epoch: 1, batchTime: t, attempt: 1, outputName: sink.name, offsetRanges: [], signal: new AbortController().signal, logger };
         await sink.write(Batch.fromPartitions(t, partitions).bind(context), context);
       }
       expect(restarting).toBeDefined();
+      expect(retries.length).toBeGreaterThan(0); // transactions did fail, and were retried
       // The primary key would have refused a duplicate; the count proves nothing is missing.
       const rows = await pool.query('SELECT k, v FROM events ORDER BY k');
       expect(rows.rows).toEqual(expected.sort((a, b) => (a.k < b.k ? -1 : 1)));

@@ -10,9 +10,9 @@ export interface Child {
   kill(): Promise<void>;
 }
 
-/** Runs a TypeScript file of this folder in a new node process (through tsx). */
-export function spawnChild(file: string, args: string[]): Child {
-  const script = fileURLToPath(new URL(file, import.meta.url));
+/** Runs a TypeScript file (a URL, or a path relative to this folder) in a new node process, through tsx. */
+export function spawnChild(file: string | URL, args: string[]): Child {
+  const script = fileURLToPath(typeof file === 'string' ? new URL(file, import.meta.url) : file);
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let stderr = '';
