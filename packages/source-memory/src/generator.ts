@@ -7,8 +7,11 @@ export interface GeneratorSourceOptions<T> {
   name: string;
   /** Number of partitions. Required. */
   partitions: number;
-  /** Records per partition; the source ends there. Required (use Number.MAX_SAFE_INTEGER for "endless"). */
-  recordsPerPartition: number;
+  /**
+   * Records per partition (the same for all, or per partition index); the source ends there.
+   * Required (use Number.MAX_SAFE_INTEGER for "endless").
+   */
+  recordsPerPartition: number | ((partition: number) => number);
   /** Passed to `generate`; change it to get other data. Default 0. */
   seed?: number;
   /** The record at (partition, offset): must be a pure function of its arguments. Required. */
@@ -32,13 +35,17 @@ export function createGeneratorSource<T>(options: GeneratorSourceOptions<T>): So
   assertName(options.name);
   const { name } = options;
   const partitions = positiveInteger('partitions', options.partitions);
-  const total = positiveInteger('recordsPerPartition', options.recordsPerPartition, 0);
+  const perPartition = options.recordsPerPartition;
+  const totals = Array.from({ length: partitions }, (_, p) =>
+    positiveInteger('recordsPerPartition', typeof perPartition === 'function' ? perPartition(p) : perPartition, 0),
+  );
   if (typeof options.generate !== 'function') throw invalidOption('generate', 'must be a function (seed, partition, offset) => record');
   const seed = options.seed ?? 0;
   const rate = options.ratePerPartition === undefined ? undefined : positiveInteger('ratePerPartition', options.ratePerPartition);
   const now = options.now ?? Date.now;
   let openedAt: number | undefined;
-  const available = (): number => {
+  const available = (partition: number): number => {
+    const total = totals[partition]!;
     if (rate === undefined) return total;
     openedAt ??= now();
     return Math.min(total, Math.floor(((now() - openedAt) * rate) / 1000));
@@ -52,15 +59,14 @@ export function createGeneratorSource<T>(options: GeneratorSourceOptions<T>): So
       openedAt = now();
     },
     async latestOffsets(): Promise<PartitionOffsets> {
-      const end = available();
-      return Object.fromEntries(Array.from({ length: partitions }, (_, p) => [String(p), end]));
+      return Object.fromEntries(Array.from({ length: partitions }, (_, p) => [String(p), available(p)]));
     },
     async startOffsets(ids) {
       return Object.fromEntries(ids.map((p) => [p, 0]));
     },
     async read(range) {
       const partition = partitionIndex(name, range.partition, partitions);
-      assertReadable(name, range, 0, total);
+      assertReadable(name, range, 0, totals[partition]!);
       const records: T[] = [];
       for (let offset = range.from; offset < range.until; offset++) records.push(options.generate({ seed, partition, offset }));
       return records;

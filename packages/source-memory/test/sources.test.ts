@@ -90,6 +90,13 @@ describe('generator source', () => {
     expect((await source.latestOffsets())['0']).toBe(100);
   });
 
+  it('takes a record count per partition', async () => {
+    const source = createGeneratorSource({ ...options, recordsPerPartition: (p: number) => 10 - p });
+    expect(await source.latestOffsets()).toEqual({ '0': 10, '1': 9, '2': 8 });
+    await expect(source.read(range('2', 0, 9), ctx)).rejects.toMatchObject({ code: 'OFFSET_OUT_OF_RANGE' });
+    expect(() => createGeneratorSource({ ...options, recordsPerPartition: () => -1 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+  });
+
   it('rejects bad options and out-of-range reads', async () => {
     expect(() => createGeneratorSource({ ...options, partitions: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
     expect(() => createGeneratorSource({ ...options, generate: undefined as never })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
