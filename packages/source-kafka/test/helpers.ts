@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { silentLogger, type ReadContext } from '@microbatch/core';
+import { createDefaultLogger, silentLogger, type ReadContext } from '@microbatch/core';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { inject } from 'vitest';
 
@@ -36,4 +36,5 @@ export function readContext(signal: AbortSignal = new AbortController().signal):
   return { appId: 'source-kafka-test', batchTime: Date.now(), attempt: 1, signal, logger: silentLogger };
 }
 
-export const openContext = { appId: 'source-kafka-test', logger: silentLogger };
+// MB_TEST_LOG=1 shows the source's warnings (retries, kafkajs errors) on stderr.
+export const openContext = { appId: 'source-kafka-test', logger: process.env.MB_TEST_LOG ? createDefaultLogger() : silentLogger };

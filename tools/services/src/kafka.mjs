@@ -54,6 +54,10 @@ log.cleaner.backoff.ms=500
 log.retention.check.interval.ms=1000
 log.segment.delete.delay.ms=0
 auto.create.topics.enable=false
+# After a SIGKILL the restarted broker cannot register until the old incarnation's session expires
+# (default 9 s): keep that short so outage tests recover quickly.
+broker.heartbeat.interval.ms=500
+broker.session.timeout.ms=2000
 `;
 }
 

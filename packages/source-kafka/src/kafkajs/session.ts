@@ -63,7 +63,10 @@ export class ConsumerSession {
       maxWaitTimeInMs: 50,
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
-      retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
+      // No in-place restart after a crash: a restarted member rejoins the same group, where the
+      // coordinator (after a broker restart) may still wait a full session timeout for the old
+      // member. The reader builds a new session in a fresh group instead.
+      retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000, restartOnFailure: async () => false },
     });
     const { GROUP_JOIN, CRASH, END_BATCH_PROCESS } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (event) => this.onJoin(event));
