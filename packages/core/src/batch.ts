@@ -178,8 +178,15 @@ export class Batch<T> {
     return Promise.all(this.plans.map((_, index) => limit(() => fn(index))));
   }
 
+  /**
+   * Runs `fn` for every partition and waits for all of them before failing, so a retry of the
+   * batch never overlaps partitions of the failed attempt that are still writing.
+   */
   private async forEachIndex(fn: (index: number) => Promise<void>): Promise<void> {
-    await this.mapIndexes(fn);
+    const limit = pLimit(this.concurrency);
+    const results = await Promise.allSettled(this.plans.map((_, index) => limit(() => fn(index))));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 }
 

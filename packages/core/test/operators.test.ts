@@ -185,6 +185,20 @@ describe('Batch', () => {
     expect(reads).toBe(1);
   });
 
+  it('foreachPartition fails only after every partition has finished', async () => {
+    const finished: number[] = [];
+    const batch = Batch.fromPartitions(0, [[1], [2], [3]]).bind({ appId: 'a', epoch: 1, batchTime: 0, attempt: 1, outputName: 'o', offsetRanges: [] } as unknown as OutputContext);
+    const error = await batch
+      .foreachPartition(async (_records, ctx) => {
+        if (ctx.partitionId === 0) throw new Error('first partition fails at once');
+        await new Promise((r) => setTimeout(r, 30));
+        finished.push(ctx.partitionId);
+      })
+      .catch((e: unknown) => e);
+    expect((error as Error).message).toBe('first partition fails at once');
+    expect(finished.sort()).toEqual([1, 2]);
+  });
+
   it('forgets a failed partition so the next attempt recomputes it', async () => {
     let calls = 0;
     const batch = new Batch<number>(0, [{ compute: async () => { calls++; if (calls === 1) throw new Error('boom'); return [1]; }, ranges: [] }]);
