@@ -1,1 +1,1 @@
-export {};
+export { createS3CheckpointBackend, createS3CheckpointStore, type S3CheckpointStoreOptions } from './s3-store.js';
