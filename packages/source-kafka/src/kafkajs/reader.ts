@@ -165,10 +165,12 @@ export class KafkajsReader implements KafkaReader {
 
   /** Throws OffsetOutOfRangeError when `offset` is below the partition's log start. */
   private async verify(topic: string, partition: number, offset: number): Promise<void> {
-    const marks = await this.watermarks([topic]);
+    // One ListOffsets round trip per range: cheap next to the fetches, and it catches a deleted
+    // start before kafkajs would silently reset the position to the log start.
+    const marks = await (await this.admin()).fetchTopicOffsets(topic);
     const mark = marks.find((m) => m.partition === partition);
     if (!mark) throw new Error(`partition ${topic}:${partition} is not in the cluster's metadata`);
-    if (offset < mark.low) throw new OffsetOutOfRangeError(topic, partition, offset, mark.low);
+    if (offset < Number(mark.low)) throw new OffsetOutOfRangeError(topic, partition, offset, Number(mark.low));
   }
 
   /** The running session, rebuilt when it died or lacks the topic or partition (added later). */
