@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Dirent } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rmdir, unlink } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import {
@@ -144,7 +145,7 @@ export function createFsCheckpointBackend(options: FsCheckpointStoreOptions): Ch
     putCheckpoint: guard('putCheckpoint', (appId, name: string, bytes: Uint8Array, epoch: number) =>
       fencedPut(appId, `checkpoint ${name}`, join(checkpointsDir(appId), name), bytes, epoch),
     ),
-    listCheckpoints: guard('listCheckpoints', async (appId) => readdir(checkpointsDir(appId)).catch(emptyIfMissing)),
+    listCheckpoints: guard('listCheckpoints', async (appId) => readdir(checkpointsDir(appId)).catch(emptyIfMissing<string>)),
     getCheckpoint: guard('getCheckpoint', async (appId, name: string) => {
       try {
         return new Uint8Array(await readFile(join(checkpointsDir(appId), name)));
@@ -169,7 +170,7 @@ export function createFsCheckpointBackend(options: FsCheckpointStoreOptions): Ch
       }
     }),
     listBlobs: guard('listBlobs', async (appId) => {
-      const entries = await readdir(blobsDir(appId), { recursive: true, withFileTypes: true }).catch(emptyIfMissing);
+      const entries = await readdir(blobsDir(appId), { recursive: true, withFileTypes: true }).catch(emptyIfMissing<Dirent>);
       return entries
         .filter((e) => e.isFile())
         .map((e) => join(e.parentPath, e.name).slice(blobsDir(appId).length + 1).split(sep).join('/'));
