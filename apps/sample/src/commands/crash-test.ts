@@ -1,0 +1,152 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createDefaultLogger } from '@microbatch/core';
+import { expectedTables } from '../expected.js';
+import { recordsInPartition } from '../generate.js';
+import { UsageError, assertShape, brokersFrom, checkpointFrom, helpText, parseFlags, sinkFrom, type FlagSpec } from '../options.js';
+import { openDatabase } from '../resources.js';
+import { compareTables } from './verify.js';
+import { produce } from './produce.js';
+
+export const crashTestFlags: FlagSpec[] = [
+  { name: 'kills', kind: 'int', default: 20, help: 'SIGKILLs at random moments, each aimed at a phase of a batch' },
+  { name: 'events', kind: 'int', default: 20_000, help: 'number of generated events' },
+  { name: 'partitions', kind: 'int', default: 8, help: 'partitions of the generator or topic' },
+  { name: 'seed', kind: 'int', default: 1, help: 'seed of the generated events' },
+  { name: 'source', kind: 'string', default: 'memory', help: 'memory or kafka (the events are produced to a new topic first)' },
+  { name: 'brokers', kind: 'string', help: 'Kafka brokers, host:port[,host:port]' },
+  { name: 'topic', kind: 'string', help: 'new topic for the events (default crash-test-<stamp>)' },
+  { name: 'checkpoint', kind: 'string', help: 'fs:<dir> | redis://... | s3://... (default: a new fs directory)' },
+  { name: 'sink', kind: 'string', help: 'pglite:<dir> | postgres://... (must hold no sample tables yet; default: a new PGlite directory)' },
+  { name: 'app-id', kind: 'string', help: 'application id (default crash-<stamp>)' },
+  { name: 'batch-interval', kind: 'int', default: 100, help: 'batch interval in ms' },
+];
+
+export const crashTestHelp = helpText(
+  'crash-test',
+  'run the pipeline as a child process, SIGKILL it K times at random moments in every phase of a batch, restart it each time, let the last run finish, then verify',
+  crashTestFlags,
+);
+
+/** The phases a kill is aimed at, in turn; the child announces each (MICROBATCH_TRACE=1) and lingers there briefly. */
+export const PHASES = ['planning', 'output', 'between-output-and-checkpoint'] as const;
+
+export async function crashTest(argv: readonly string[], write: (line: string) => void): Promise<number> {
+  const o = parseFlags(argv, crashTestFlags);
+  assertShape(o);
+  const stamp = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  const workDir = join('.microbatch', 'crash-test', stamp);
+  const checkpoint = (o.checkpoint as string | undefined) ?? `fs:${join(workDir, 'checkpoints')}`;
+  const sink = (o.sink as string | undefined) ?? `pglite:${join(workDir, 'pglite')}`;
+  checkpointFrom(checkpoint);
+  const sinkSpec = sinkFrom(sink);
+  const shape = { events: o.events as number, partitions: o.partitions as number, seed: o.seed as number };
+  const kills = o.kills as number;
+  const appId = (o['app-id'] as string | undefined) ?? `crash-${stamp}`;
+  const shapeArgs = ['--events', String(shape.events), '--partitions', String(shape.partitions), '--seed', String(shape.seed)];
+  let sourceArgs = ['--source', 'memory'];
+  if (o.source === 'kafka') {
+    const brokers = brokersFrom(o.brokers as string | undefined).join(',');
+    const topic = (o.topic as string | undefined) ?? `crash-test-${stamp}`;
+    await produce(['--brokers', brokers, '--topic', topic, ...shapeArgs], write);
+    sourceArgs = ['--source', 'kafka', '--brokers', brokers, '--topic', topic];
+  }
+  await assertEmptySink(sinkSpec);
+  // Enough batches for every kill to find its phase: about three batches per kill.
+  const perPartition = recordsInPartition(shape, 0);
+  const cap = Math.max(1, Math.ceil(perPartition / Math.max(3, kills * 3)));
+  const runArgs = [
+    'run', ...sourceArgs, ...shapeArgs, '--checkpoint', checkpoint, '--sink', sink, '--app-id', appId,
+    '--batch-interval', String(o['batch-interval']), '--max-records-per-partition', String(cap), '--until-idle', '--quiet',
+  ];
+  write(`crash test: ${shape.events} events, ${shape.partitions} partitions, ${kills} kills; checkpoint ${checkpoint}; sink ${sink.replace(/\/\/([^:/@]*):([^@]*)@/, '//$1:***@')}`);
+
+  const hit = new Map<string, number>();
+  let finishedEarly = false;
+  for (let k = 0; k < kills; k++) {
+    const phase = PHASES[k % PHASES.length]!;
+    const skip = Math.floor(Math.random() * 3);
+    const outcome = await killAt(runArgs, phase, skip);
+    if (outcome === 'finished') {
+      finishedEarly = true;
+      write(`\nthe pipeline finished before kill ${k + 1}; ${k} kills done`);
+      break;
+    }
+    hit.set(phase, (hit.get(phase) ?? 0) + 1);
+    write(`${bar(k + 1, kills)} kill ${k + 1}/${kills}: SIGKILL during ${phase}`);
+  }
+
+  write('final run, until idle...');
+  const final = spawnRun(runArgs, false);
+  const [code] = (await once(final, 'exit')) as [number | null];
+  if (code !== 0) {
+    write(`the final run failed with exit code ${code}`);
+    return 1;
+  }
+  const database = await openDatabase(sinkSpec, createDefaultLogger());
+  let reports;
+  try {
+    reports = await compareTables(database.db, expectedTables(shape));
+  } finally {
+    await database.close();
+  }
+  for (const r of reports) {
+    write(`  ${r.table.padEnd(16)} ${r.missing.length} missing, ${r.duplicated.length} duplicated, ${r.wrong.length} wrong (of ${r.expected})`);
+  }
+  write(`  phases hit: ${PHASES.map((p) => `${p} ${hit.get(p) ?? 0}`).join(', ')}`);
+  const exact = reports.every((r) => r.missing.length + r.duplicated.length + r.wrong.length === 0);
+  const everyPhase = finishedEarly || kills < PHASES.length || PHASES.every((p) => (hit.get(p) ?? 0) > 0);
+  write(exact && everyPhase ? 'VERDICT: exactly once — zero missing, zero duplicated, zero wrong' : 'VERDICT: FAILED');
+  return exact && everyPhase ? 0 : 1;
+}
+
+function spawnRun(args: readonly string[], trace: boolean): ChildProcess {
+  return spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, MICROBATCH_TRACE: trace ? '1' : '0' },
+  });
+}
+
+/** Starts a run and SIGKILLs it when it announces `phase` for the (skip+1)-th time. */
+async function killAt(args: readonly string[], phase: string, skip: number): Promise<'killed' | 'finished'> {
+  const child = spawnRun(args, true);
+  const exited = once(child, 'exit');
+  let seen = 0;
+  const lines = createInterface({ input: child.stdout! });
+  const reached = new Promise<boolean>((resolve) => {
+    lines.on('line', (line) => {
+      if (line.startsWith(`trace ${phase} `) && seen++ === skip) resolve(true);
+    });
+    void exited.then(() => resolve(false));
+  });
+  const killed = await reached;
+  if (killed) child.kill('SIGKILL');
+  const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null];
+  lines.close();
+  if (killed && signal === 'SIGKILL') return 'killed';
+  if (code === 0) return 'finished';
+  throw new Error(`the pipeline exited with code ${code} before the kill`);
+}
+
+function bar(done: number, total: number): string {
+  const width = 20;
+  const filled = Math.round((done / total) * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}
+
+async function assertEmptySink(spec: ReturnType<typeof sinkFrom>): Promise<void> {
+  if (spec.kind === 'pglite') return; // a new directory unless given; a reused one is checked below too
+  const database = await openDatabase(spec, createDefaultLogger());
+  try {
+    const existing = await database.db.query<{ n: string }>(
+      "SELECT count(*)::text AS n FROM information_schema.tables WHERE table_name IN ('events_raw','page_views','user_totals','events_rejected')",
+    );
+    if (Number(existing.rows[0]?.n ?? 0) > 0) {
+      throw new UsageError('the sink already holds sample tables; the crash test needs an empty database (its verdict compares whole tables)');
+    }
+  } finally {
+    await database.close();
+  }
+}

@@ -1,0 +1,102 @@
+import { StreamingContext, createDefaultLogger, type BatchInfo, type Logger } from '@microbatch/core';
+import { assertShape, brokersFrom, checkpointFrom, helpText, parseFlags, shapeFlags, sinkFrom, sourceFlags, storeFlags, type FlagSpec } from '../options.js';
+import { buildPipeline, inputStream, type InputSpec } from '../pipeline.js';
+import { createTables, openCheckpointStore, openDatabase } from '../resources.js';
+import { formatTotals, readTotals } from '../summary.js';
+
+export const runFlags: FlagSpec[] = [
+  ...sourceFlags,
+  ...shapeFlags,
+  ...storeFlags,
+  { name: 'batch-interval', kind: 'int', default: 1000, help: 'batch interval in ms' },
+  { name: 'max-records-per-partition', kind: 'int', help: 'cap of records per partition per batch (default: none)' },
+  { name: 'until-idle', kind: 'boolean', default: false, help: 'stop gracefully once a batch finds no new input' },
+  { name: 'quiet', kind: 'boolean', default: false, help: 'no progress line per batch' },
+];
+
+export const runHelp = helpText('run', 'run the sample pipeline (Ctrl-C or SIGTERM stops gracefully)', runFlags);
+
+/** For the crash test: print where the process is and linger there, so a kill lands in that phase. */
+const TRACE = process.env.MICROBATCH_TRACE === '1';
+const TRACE_LINGER_MS = 15;
+const tracedBatches = new Set<number>();
+async function trace(phase: string, batchTime: number): Promise<void> {
+  if (!TRACE) return;
+  process.stdout.write(`trace ${phase} ${batchTime}\n`);
+  await new Promise((r) => setTimeout(r, TRACE_LINGER_MS));
+}
+
+export async function run(argv: readonly string[], write: (line: string) => void): Promise<number> {
+  const o = parseFlags(argv, runFlags);
+  assertShape(o);
+  const checkpoint = checkpointFrom(o.checkpoint as string);
+  const sink = sinkFrom(o.sink as string);
+  const input: InputSpec =
+    o.source === 'kafka'
+      ? { kind: 'kafka', brokers: brokersFrom(o.brokers as string | undefined), topic: o.topic as string }
+      : { kind: 'memory', shape: { events: o.events as number, partitions: o.partitions as number, seed: o.seed as number } };
+  const logger: Logger = createDefaultLogger({ app: o['app-id'] });
+  const database = await openDatabase(sink, logger);
+  const { db } = database;
+  const store = openCheckpointStore(checkpoint, logger);
+  try {
+    await createTables(db);
+    const ssc = new StreamingContext({
+      appId: o['app-id'] as string,
+      batchIntervalMs: o['batch-interval'] as number,
+      checkpoint: store,
+      stopWhenIdle: o['until-idle'] as boolean,
+      logger,
+      ...(o['max-records-per-partition'] ? { maxRecordsPerPartition: o['max-records-per-partition'] as number } : {}),
+      ...(TRACE
+        ? {
+            atProtocolPoint: async (point, { batchTime }) => {
+              if (point === 'plan:before-write') await trace('planning', batchTime);
+              if (point === 'output:after') await trace('between-output-and-checkpoint', batchTime);
+            },
+          }
+        : {}),
+    });
+    buildPipeline(inputStream(ssc, input), db, {
+      insideOutputTransaction: async (batchTime) => {
+        // Once per batch: the first partition's transaction is open, others may have committed.
+        if (!TRACE || tracedBatches.has(batchTime)) return;
+        tracedBatches.add(batchTime);
+        await trace('output', batchTime);
+      },
+    });
+    let batches = 0;
+    let records = 0;
+    const started = Date.now();
+    ssc.addListener({
+      onStreamingStarted: (e) => write(`started app ${ssc.appId} (epoch ${e.epoch}), replaying ${e.replayBatches} batch(es) from the checkpoint`),
+      onBatchCompleted: (info) => {
+        batches++;
+        records += info.numRecords;
+        if (!o.quiet) write(progressLine(info));
+      },
+    });
+    await ssc.start();
+    await ssc.awaitTermination();
+    const seconds = (Date.now() - started) / 1000;
+    write(`\ndone: ${batches} batches, ${records} records in ${seconds.toFixed(1)} s (${Math.round(records / Math.max(seconds, 0.001))} records/s)`);
+    write(formatTotals(await readTotals(db)));
+    return 0;
+  } finally {
+    await store.close();
+    await database.close();
+  }
+}
+
+function progressLine(info: BatchInfo): string {
+  const processing = info.processingDelay ?? 0;
+  const rate = processing > 0 ? Math.round((info.numRecords / processing) * 1000) : 0;
+  return [
+    `batch ${new Date(info.batchTime).toISOString()}`,
+    `${String(info.numRecords).padStart(7)} records`,
+    `${String(rate).padStart(8)} records/s`,
+    `processing ${String(processing).padStart(5)} ms`,
+    `scheduling delay ${String(info.schedulingDelay ?? 0).padStart(5)} ms`,
+    info.replay ? '(replayed from checkpoint)' : '',
+  ].join('  ').trimEnd();
+}
