@@ -14,12 +14,10 @@ const run = promisify(execFile);
 /** The broker version; MICROBATCH_KAFKA_VERSION=4.1.0 runs the suite against Kafka 4.x. */
 const DEFAULT_VERSION = '3.9.1';
 
-// slf4j-simple gives the broker a log (kafka_2.13 only depends on slf4j-api); its major must match
-// the slf4j-api the broker ships with (1.7 up to Kafka 3.x, 2.0 from Kafka 4.0).
+// slf4j-simple gives the broker a log (kafka_2.13 depends on slf4j-api only). Kafka 3.9 and 4.1
+// both resolve slf4j-api 1.7.36, and a binding must match the API's major version.
 function coordinates(version) {
-  const major = Number(version.split('.')[0]);
-  const slf4j = major >= 4 ? '2.0.17' : '1.7.36';
-  return [`org.apache.kafka:kafka_2.13:${version}`, `org.slf4j:slf4j-simple:${slf4j}`];
+  return [`org.apache.kafka:kafka_2.13:${version}`, 'org.slf4j:slf4j-simple:1.7.36'];
 }
 
 /** A KRaft cluster id: 16 random bytes, base64url; Kafka avoids a leading "-" for CLI safety. */
@@ -104,7 +102,7 @@ export default {
   defaultPort: 9092,
   async start({ port, log }) {
     const version = process.env.MICROBATCH_KAFKA_VERSION || DEFAULT_VERSION;
-    const lib = await mavenClasspath(`kafka-${version}-slf4j-simple`, coordinates(version), { log });
+    const lib = await mavenClasspath(`kafka-${version}-slf4j-1.7`, coordinates(version), { log });
     const dir = mkdtempSync(join(cacheDir('run'), `kafka-${port}-`));
     const controllerPort = await freePort();
     const config = join(dir, 'server.properties');
