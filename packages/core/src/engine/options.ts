@@ -47,7 +47,7 @@ export interface StreamingContextOptions {
   stopOnSignals?: boolean;
   /** Default: the system clock. */
   clock?: Clock;
-  /** Default: JSON warnings and errors on stderr. */
+  /** Default: createDefaultLogger() — pino, warnings and errors on stderr, secrets redacted. */
   logger?: Logger;
   /** Test hook called at each protocol point; awaited. */
   atProtocolPoint?: (point: ProtocolPoint, info: { batchTime: number; attempt: number }) => void | Promise<void>;
