@@ -14,7 +14,7 @@ export * from './engine/clock.js';
 export * from './engine/listener.js';
 export * from './engine/options.js';
 export * from './engine/rate.js';
-export { StreamingContext, firstBatchTime, type ContextState } from './engine/context.js';
+export { StreamingContext, firstBatchTime, type AppDescription, type ContextState } from './engine/context.js';
 export { DStream } from './dstream/dstream.js';
 export { MapWithStateDStream } from './dstream/dstream.js';
 export { stateSpec, StateSpec, type State, type MappingFunction } from './state/map-with-state.js';

@@ -19,6 +19,20 @@ import { withRetries, type RetryPolicy } from './retry.js';
 
 export type ContextState = 'initialized' | 'active' | 'stopping' | 'stopped';
 
+/** What an application is made of, for dashboards and status pages. */
+export interface AppDescription {
+  readonly appId: string;
+  readonly batchIntervalMs: number;
+  /** Source names, in registration order. */
+  readonly sources: readonly string[];
+  /** Names of stateful and windowed operators (the names their checkpoint data lives under). */
+  readonly operators: readonly string[];
+  /** Output operations in the order they run; `guarantee` is the sink's, absent for foreachBatch/print. */
+  readonly outputs: ReadonlyArray<{ readonly name: string; readonly guarantee?: 'idempotent' | 'transactional' }>;
+  /** The checkpoint store's driver, e.g. "memory", "fs", "redis", "s3". */
+  readonly checkpointStore: string;
+}
+
 /**
  * The entry point, like Spark's StreamingContext. Build the graph (sources, transformations,
  * outputs), then start(). On every start the same program recovers from the checkpoint store:
@@ -68,6 +82,18 @@ export class StreamingContext {
 
   get status(): ContextState {
     return this.state;
+  }
+
+  /** The graph built so far (complete once start() is called): read-only, for status pages. */
+  get description(): AppDescription {
+    return {
+      appId: this.appId,
+      batchIntervalMs: this.batchIntervalMs,
+      sources: [...this.graph.sources.keys()],
+      operators: [...this.graph.operators],
+      outputs: this.graph.outputs.map((o) => (o.sink ? { name: o.name, guarantee: o.sink.guarantee } : { name: o.name })),
+      checkpointStore: this.options.checkpoint.kind,
+    };
   }
 
   /** Registers a named source and returns its stream. */
