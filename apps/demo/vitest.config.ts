@@ -1,3 +1,0 @@
-import { microbatchVitestConfig } from '../../vitest.shared.js';
-
-export default microbatchVitestConfig();
