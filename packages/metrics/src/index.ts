@@ -1,0 +1,2 @@
+export { createPrometheusMetrics, DEFAULT_BUCKETS, type PrometheusMetrics, type PrometheusMetricsOptions } from './prometheus.js';
+export { metricsHandler } from './handler.js';
