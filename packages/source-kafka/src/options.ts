@@ -80,6 +80,14 @@ function positiveInt(name: string, value: number | undefined, fallback: number |
   return value;
 }
 
+function validPartitionId(option: string, id: unknown): void {
+  try {
+    parsePartitionId(id as string);
+  } catch {
+    throw invalidOption(option, `"${String(id)}" is not a "<topic>:<partition>" id`, id);
+  }
+}
+
 function startingOffset(key: string, value: StartingOffset): void {
   if (value === 'earliest' || value === 'latest') return;
   if (!Number.isSafeInteger(value) || value < 0) {
@@ -110,14 +118,14 @@ export function resolveOptions(options: KafkaSourceOptions): ResolvedOptions {
     if (!Array.isArray(options.assign) || options.assign.length === 0) {
       throw invalidOption('assign', 'must be a non-empty array of "<topic>:<partition>" ids', options.assign);
     }
-    for (const id of options.assign) parsePartitionId(id);
+    for (const id of options.assign) validPartitionId('assign', id);
     subscription = { kind: 'assign', partitions: [...new Set(options.assign)] };
   }
 
   const starting = options.startingOffsets ?? 'latest';
   if (typeof starting === 'object' && starting !== null) {
     for (const [key, value] of Object.entries(starting)) {
-      parsePartitionId(key);
+      validPartitionId('startingOffsets', key);
       startingOffset(key, value);
     }
   } else if (starting !== 'earliest' && starting !== 'latest') {

@@ -35,6 +35,9 @@ export type KafkaSourceElement<O extends KafkaSourceOptions> = O['onDeserializat
 
 export interface KafkaSource<T> extends Source<T> {
   readonly metrics: Readonly<KafkaSourceMetrics>;
+  open(context: SourceOpenContext): Promise<void>;
+  commit(ranges: readonly OffsetRange[]): Promise<void>;
+  close(): Promise<void>;
 }
 
 /**

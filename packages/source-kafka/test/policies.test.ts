@@ -1,7 +1,7 @@
 import { isMicrobatchError, silentLogger, type Logger, type MicrobatchError } from '@microbatch/core';
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafkaSource, isDeadLetter, isKafkaRecord, json } from '../src/index.js';
+import { createKafkaSource, isDeadLetter, isKafkaRecord, json, type KafkaSource } from '../src/index.js';
 import { brokers, createTopic, openContext, produce, readContext, testKafka, topicName } from './helpers.js';
 
 let admin: Admin;
@@ -30,8 +30,8 @@ async function malformedTopic(): Promise<string> {
   return topic;
 }
 
-async function readAll<T>(source: { name: string; read: (r: never, c: never) => Promise<T[]> } & Record<string, unknown>, topic: string, logger = silentLogger): Promise<T[]> {
-  return source.read({ source: source.name, partition: `${topic}:0`, from: 0, until: 5 } as never, { ...readContext(), logger } as never);
+function readAll<T>(source: KafkaSource<T>, topic: string, logger = silentLogger): Promise<T[]> {
+  return source.read({ source: source.name, partition: `${topic}:0`, from: 0, until: 5 }, { ...readContext(), logger });
 }
 
 describe('deserialization policies', () => {
