@@ -6,6 +6,7 @@ import {
   FencedError,
   MicrobatchError,
   createCheckpointStore,
+  createDefaultLogger,
   invalidOption,
   isMicrobatchError,
   type CheckpointBackend,
@@ -209,5 +210,6 @@ function emptyIfMissing<T>(error: unknown): T[] {
 
 /** A checkpoint store in a local directory, safe to share between processes on one host. */
 export function createFsCheckpointStore(options: FsCheckpointStoreOptions): CheckpointStore {
-  return createCheckpointStore(createFsCheckpointBackend(options), options);
+  const logger = options?.logger ?? createDefaultLogger({ component: 'checkpoint-fs' });
+  return createCheckpointStore(createFsCheckpointBackend(options), { ...options, logger });
 }
