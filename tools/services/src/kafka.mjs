@@ -155,11 +155,3 @@ export default {
     };
   },
 };
-
-/** KAFKA_BROKERS as a kafkajs broker list: "host:port,host:port", with or without "kafka://". */
-export function kafkaBrokers(value = process.env.KAFKA_BROKERS ?? '') {
-  return value
-    .split(',')
-    .map((b) => b.trim().replace(/^kafka:\/\//, '').replace(/\/$/, ''))
-    .filter(Boolean);
-}
