@@ -78,7 +78,8 @@ export const checkpointFrom = (uri: string): CheckpointSpec => uriOrUsage(() => 
 export const sinkFrom = (uri: string): SinkSpec => uriOrUsage(() => parseSinkUri(uri));
 
 export function brokersFrom(value: string | undefined): string[] {
-  const brokers = (value ?? '').split(',').map((b) => b.trim()).filter(Boolean);
+  // Accepts the form KAFKA_BROKERS often has too: kafka://host:port,host:port
+  const brokers = (value ?? '').split(',').map((b) => b.trim().replace(/^kafka:\/\//, '')).filter(Boolean);
   if (brokers.length === 0) throw new UsageError('--brokers is required with --source kafka (host:port[,host:port])');
   for (const b of brokers) if (!/^[^:\s]+:\d+$/.test(b)) throw new UsageError(`--brokers: "${b}" is not host:port`);
   return brokers;
