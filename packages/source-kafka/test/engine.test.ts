@@ -2,8 +2,10 @@ import {
   StreamingContext,
   createMemoryCheckpointData,
   createMemoryCheckpointStore,
+  isMicrobatchError,
   silentLogger,
   type MemoryCheckpointData,
+  type MicrobatchError,
 } from '@microbatch/core';
 import { createCrashSwitch, createMemorySinkData, createMemoryTransactionalSink, type CrashSwitch, type MemorySinkData } from '@microbatch/testkit';
 import type { Admin, Kafka, Producer } from 'kafkajs';
@@ -32,7 +34,7 @@ interface World {
 }
 
 /** One "process": a fresh context, source, store client and sink client over the durable state. */
-function processOf(world: World, crash?: CrashSwitch) {
+function processOf(world: World, crash?: CrashSwitch, extra: { maxBatchAttempts?: number } = {}) {
   const store = createMemoryCheckpointStore({ data: world.store });
   const ssc = new StreamingContext({
     appId: world.appId,
@@ -43,6 +45,7 @@ function processOf(world: World, crash?: CrashSwitch) {
     stopOnSignals: false,
     retryBackoffMs: 200,
     logger: silentLogger,
+    ...extra,
     ...(crash ? { atProtocolPoint: crash.atProtocolPoint } : {}),
   });
   const source = createKafkaSource({ brokers: brokers(), name: 'events', topics: [world.topic], deserializer: 'string', startingOffsets: 'earliest' });
@@ -108,4 +111,33 @@ describe('through StreamingContext', () => {
     const committed = [...world.sink.committed.values()].flatMap((c) => c.records);
     expect([...committed].sort()).toEqual([...expected].sort());
   }, 90_000);
+
+  it('a logged range deleted by retention before its replay stops the context with OFFSET_OUT_OF_RANGE', async () => {
+    const world: World = { appId: topicName('app'), topic: topicName('gone'), store: createMemoryCheckpointData(), sink: createMemorySinkData() };
+    await createTopic(admin, world.topic, 1);
+    await producer.send({ topic: world.topic, acks: -1, messages: Array.from({ length: 10 }, (_, i) => ({ partition: 0, value: `v${i}` })) });
+    const crash = createCrashSwitch();
+    crash.arm('plan:after-write'); // the first batch's ranges are logged, nothing is read yet
+    const doomed = processOf(world, crash);
+    await doomed.ssc.start();
+    await crash.crashed;
+    await doomed.source.close();
+
+    await admin.fetchTopicOffsets(world.topic);
+    await admin.deleteTopicRecords({ topic: world.topic, partitions: [{ partition: 0, offset: '6' }] });
+    const next = processOf(world, undefined, { maxBatchAttempts: 1 });
+    await next.ssc.start();
+    const error = await next.ssc.awaitTermination().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await next.source.close();
+    // The engine wraps the batch's failure; the source's typed error is in the cause chain.
+    const chain: unknown[] = [];
+    for (let e: unknown = error; e instanceof Error; e = e.cause) chain.push(e);
+    const outOfRange = chain.find((e) => isMicrobatchError(e, 'OFFSET_OUT_OF_RANGE'));
+    expect(outOfRange, String(error)).toBeDefined();
+    expect((outOfRange as MicrobatchError).details).toMatchObject({ topic: world.topic, partition: 0, from: 0, logStartOffset: 6 });
+    expect(world.sink.committed.size).toBe(0);
+  }, 60_000);
 });
