@@ -1,6 +1,6 @@
 import type { PartitionOffsets, Source } from '@microbatch/core';
 import { invalidOption } from '@microbatch/core';
-import { assertName, assertReadable, partitionIndex, positiveInteger } from './validate.js';
+import { assertName, assertReadable, capField, partitionIndex, positiveInteger } from './validate.js';
 
 export interface GeneratorSourceOptions<T> {
   /** Stable source name. Required. */
@@ -52,9 +52,7 @@ export function createGeneratorSource<T>(options: GeneratorSourceOptions<T>): So
   };
   return {
     name,
-    ...(options.maxRecordsPerPartition === undefined
-      ? {}
-      : { maxRecordsPerPartition: positiveInteger('maxRecordsPerPartition', options.maxRecordsPerPartition) }),
+    ...capField(options.maxRecordsPerPartition),
     async open() {
       openedAt = now();
     },

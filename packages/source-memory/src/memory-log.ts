@@ -1,7 +1,7 @@
 import type { PartitionOffsets, Source } from '@microbatch/core';
 import { invalidOption } from '@microbatch/core';
 import type { MemoryRecord } from './record.js';
-import { assertName, assertReadable, partitionIndex, positiveInteger } from './validate.js';
+import { assertName, assertReadable, capField, partitionIndex, positiveInteger } from './validate.js';
 
 /**
  * A partitioned, append-only log in process memory, with offsets: a Kafka topic in miniature.
@@ -64,9 +64,7 @@ export function createMemoryLogSource<T>(log: MemoryLog<T>, options: MemoryLogSo
     Object.fromEntries(Array.from({ length: log.partitionCount }, (_, p) => [String(p), log.endOffset(p)]));
   return {
     name,
-    ...(options.maxRecordsPerPartition === undefined
-      ? {}
-      : { maxRecordsPerPartition: positiveInteger('maxRecordsPerPartition', options.maxRecordsPerPartition) }),
+    ...capField(options.maxRecordsPerPartition),
     async latestOffsets() {
       return ends();
     },

@@ -1,6 +1,6 @@
 import type { Source } from '@microbatch/core';
 import { MemoryLog, createMemoryLogSource } from './memory-log.js';
-import { assertName } from './validate.js';
+import { assertName, capField } from './validate.js';
 
 export interface QueueSource<T> extends Source<T> {
   /** Queues one batch's worth of records. */
@@ -20,7 +20,7 @@ export function createQueueSource<T>(options: { name: string; oneAtATime?: boole
   });
   return {
     name: options.name,
-    ...(inner.maxRecordsPerPartition === undefined ? {} : { maxRecordsPerPartition: inner.maxRecordsPerPartition }),
+    ...capField(inner.maxRecordsPerPartition),
     push(records) {
       queue.append(0, [...records]);
     },

@@ -31,3 +31,8 @@ export function partitionIndex(source: string, partition: string, count: number)
   }
   return index;
 }
+
+/** The optional per-partition cap as a Source field: present only when set, validated. */
+export function capField(cap: number | undefined): { maxRecordsPerPartition?: number } {
+  return cap === undefined ? {} : { maxRecordsPerPartition: positiveInteger('maxRecordsPerPartition', cap) };
+}
