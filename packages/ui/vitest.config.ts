@@ -1,3 +1,4 @@
 import { microbatchVitestConfig } from '../../vitest.shared.js';
 
-export default microbatchVitestConfig();
+// Installs Debian's chromium for the browser tests when it is missing.
+export default microbatchVitestConfig({ globalSetup: ['test/support/chromium.ts'] });

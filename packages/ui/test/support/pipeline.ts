@@ -1,0 +1,98 @@
+import { StreamingContext, createMemoryCheckpointStore, silentLogger, type Batch, type Clock, type OutputContext } from '@microbatch/core';
+import { createGeneratorSource } from '@microbatch/source-memory';
+
+export const SECRET_ERROR = 'audit store rejected the batch: postgres://audit:s3cret-pw@db.internal/audit';
+
+/**
+ * Failures on demand for the "audit" output, so tests decide which batch fails and can hold a
+ * retried attempt while they look at the page.
+ */
+export function createFaults() {
+  let mode: 'none' | 'once' | 'always' = 'none';
+  let target: number | undefined;
+  let hold: { reached: (time: number) => void; release: Promise<void>; open: () => void } | undefined;
+  return {
+    /** The next batch's first attempt fails; with `holdRetry`, its second attempt waits for `release()`. Resolves with the batch time once the retry runs. */
+    failOnce(holdRetry = false): Promise<number> {
+      mode = 'once';
+      target = undefined;
+      return new Promise<number>((reached) => {
+        let open!: () => void;
+        const release = new Promise<void>((resolve) => (open = resolve));
+        hold = { reached, release: holdRetry ? release : Promise.resolve(), open };
+      });
+    },
+    release(): void {
+      hold?.open();
+    },
+    /** Every attempt of every batch from now on fails, so the context stops with BATCH_FAILED. */
+    failAlways(): void {
+      mode = 'always';
+    },
+    async output(batch: Batch<unknown>, context: OutputContext): Promise<void> {
+      await batch.count();
+      if (mode === 'always') throw new Error(SECRET_ERROR);
+      if (mode !== 'once') return;
+      target ??= context.batchTime;
+      if (context.batchTime !== target) return;
+      if (context.attempt === 1) throw new Error('audit store unavailable (first attempt)');
+      mode = 'none';
+      hold!.reached(context.batchTime);
+      await hold!.release;
+    },
+  };
+}
+
+export type Faults = ReturnType<typeof createFaults>;
+
+export interface PipelineOptions {
+  clock?: Clock;
+  batchIntervalMs?: number;
+  /** Records per partition become available at this rate; default: 30 per partition, all at once. */
+  ratePerPartition?: number;
+  stopWhenIdle?: boolean;
+  maxBatchAttempts?: number;
+  retryBackoffMs?: number;
+}
+
+/**
+ * The app the dashboard shows: a generator source "clicks" (2 partitions, at most 10 records per
+ * partition per batch, so lag builds up), a stateful "page-totals" operator written to an
+ * idempotent sink, and an "audit" foreachBatch whose failures the test controls.
+ */
+export function createPipeline(options: PipelineOptions = {}): { ssc: StreamingContext; faults: Faults } {
+  const faults = createFaults();
+  const ssc = new StreamingContext({
+    appId: `ui-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    batchIntervalMs: options.batchIntervalMs ?? 200,
+    checkpoint: createMemoryCheckpointStore(),
+    ...(options.clock ? { clock: options.clock } : {}),
+    logger: silentLogger,
+    stopOnSignals: false,
+    stopWhenIdle: options.stopWhenIdle ?? false,
+    maxBatchAttempts: options.maxBatchAttempts ?? 3,
+    retryBackoffMs: options.retryBackoffMs ?? 0,
+  });
+  const clicks = ssc.source(
+    createGeneratorSource({
+      name: 'clicks',
+      partitions: 2,
+      recordsPerPartition: options.ratePerPartition ? Number.MAX_SAFE_INTEGER : 30,
+      ...(options.ratePerPartition ? { ratePerPartition: options.ratePerPartition } : {}),
+      maxRecordsPerPartition: 10,
+      generate: ({ partition, offset }) => ({ page: `/p${(partition + offset) % 5}` }),
+    }),
+  );
+  clicks
+    .map((c): [string, number] => [c.page, 1])
+    .updateStateByKey<string, number, number>((values, total) => (total ?? 0) + values.length, { name: 'page-totals' })
+    .to({
+      name: 'totals',
+      guarantee: 'idempotent',
+      async write(batch) {
+        await batch.collect();
+      },
+    });
+  clicks.foreachBatch((batch, context) => faults.output(batch, context), { name: 'audit' });
+  return { ssc, faults };
+}
