@@ -1,18 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { silentLogger } from '@microbatch/core';
 import { checkpointStoreSuite } from '@microbatch/testkit';
-import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRedisCheckpointStore } from '../src/index.js';
+import { useRandomKeyPrefix } from './support/key-prefix.js';
 
-// The shared Redis: everything this file writes lives under a random prefix, removed at the end (never FLUSH).
-const keyPrefix = `mbtest:${randomBytes(4).toString('hex')}:`;
-const admin = new Redis(process.env.REDIS_URL!);
-afterAll(async () => {
-  const keys = await admin.keys(`${keyPrefix}*`);
-  if (keys.length > 0) await admin.del(...keys);
-  admin.disconnect();
-});
+const { keyPrefix, admin } = useRandomKeyPrefix();
 
 checkpointStoreSuite({
   describe,

@@ -1,45 +1,24 @@
-import { randomBytes } from 'node:crypto';
-import { isMicrobatchError, type Logger } from '@microbatch/core';
-import { randomAppId, sampleCheckpoint } from '@microbatch/testkit';
+import { blobKey, isMicrobatchError } from '@microbatch/core';
+import { createRecordingLogger, randomAppId, sampleCheckpoint } from '@microbatch/testkit';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 // @ts-expect-error -- the services tool is plain JavaScript without type declarations
 import { startPrivateService } from '../../../tools/services/src/index.mjs';
 import { createRedisCheckpointStore } from '../src/index.js';
+import { useRandomKeyPrefix } from './support/key-prefix.js';
 import { startPersistentRedis } from './support/redis-server.js';
 
-const keyPrefix = `mbtest:${randomBytes(4).toString('hex')}:`;
-const admin = new Redis(process.env.REDIS_URL!);
-afterAll(async () => {
-  const keys = await admin.keys(`${keyPrefix}*`);
-  if (keys.length > 0) await admin.del(...keys);
-  admin.disconnect();
-});
-
-function capturingLogger(): Logger & { warnings: string[]; debugs: string[] } {
-  const warnings: string[] = [];
-  const debugs: string[] = [];
-  const logger = {
-    warnings,
-    debugs,
-    debug: (_o: unknown, msg?: string) => void debugs.push(String(msg)),
-    info() {},
-    error() {},
-    warn: (_o: unknown, msg?: string) => void warnings.push(String(msg)),
-    child: () => logger,
-  };
-  return logger;
-}
+const { keyPrefix, admin } = useRandomKeyPrefix();
 
 const errorOf = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error);
 
 describe('redis checkpoint store', () => {
   it('keeps every key of an app under the prefix and one hash tag (one cluster slot)', async () => {
-    const store = createRedisCheckpointStore({ keyPrefix, url: process.env.REDIS_URL, logger: capturingLogger() });
+    const store = createRedisCheckpointStore({ keyPrefix, url: process.env.REDIS_URL, logger: createRecordingLogger() });
     const appId = randomAppId();
     const epoch = await store.acquireEpoch(appId);
-    await store.putBlob(appId, `e${String(epoch).padStart(10, '0')}/s`, Buffer.from('x'), epoch);
-    await store.write(sampleCheckpoint(appId, { epoch, seq: 1, time: 1000, blobs: [`e${String(epoch).padStart(10, '0')}/s`] }));
+    await store.putBlob(appId, blobKey(epoch, 's'), Buffer.from('x'), epoch);
+    await store.write(sampleCheckpoint(appId, { epoch, seq: 1, time: 1000, blobs: [blobKey(epoch, 's')] }));
     await store.close();
     const keys = (await admin.keys(`${keyPrefix}*${appId}*`)).sort();
     expect(keys).toEqual(['blobs', 'checkpoints', 'epoch'].map((k) => `${keyPrefix}{${appId}}:${k}`));
@@ -48,7 +27,7 @@ describe('redis checkpoint store', () => {
   it('uses an injected client and leaves it open; close is safe twice', async () => {
     const client = new Redis(process.env.REDIS_URL!);
     try {
-      const store = createRedisCheckpointStore({ client, keyPrefix, logger: capturingLogger() });
+      const store = createRedisCheckpointStore({ client, keyPrefix, logger: createRecordingLogger() });
       expect(await store.acquireEpoch(randomAppId())).toBe(1);
       await store.close();
       await store.close();
@@ -68,16 +47,16 @@ describe('redis checkpoint store', () => {
     const bare = await startPrivateService('redis');
     const persistent = await startPersistentRedis();
     try {
-      const warned = capturingLogger();
+      const warned = createRecordingLogger();
       const store = createRedisCheckpointStore({ url: bare.url, logger: warned });
       await store.currentEpoch(randomAppId());
       await store.close();
-      expect(warned.warnings.filter((w) => w.includes('no persistence'))).toHaveLength(1);
-      const quiet = capturingLogger();
+      expect(warned.messages.warn.filter((w) => w.includes('no persistence'))).toHaveLength(1);
+      const quiet = createRecordingLogger();
       const other = createRedisCheckpointStore({ url: persistent.url, logger: quiet });
       await other.currentEpoch(randomAppId());
       await other.close();
-      expect(quiet.warnings).toEqual([]);
+      expect(quiet.messages.warn).toEqual([]);
     } finally {
       await bare.stop();
       await persistent.stop();
@@ -86,7 +65,7 @@ describe('redis checkpoint store', () => {
 
   it('rides out a Redis restart in the middle of a run: no write lost, none failed', async () => {
     const redis = await startPersistentRedis();
-    const logger = capturingLogger();
+    const logger = createRecordingLogger();
     const store = createRedisCheckpointStore({ url: redis.url, logger });
     try {
       const appId = randomAppId();
@@ -101,7 +80,7 @@ describe('redis checkpoint store', () => {
       }
       await restart;
       // The outage really hit the run: the store saw the connection drop.
-      expect(logger.debugs.filter((m) => m === 'redis connection error').length).toBeGreaterThan(0);
+      expect(logger.messages.debug.filter((m) => m === 'redis connection error').length).toBeGreaterThan(0);
       expect((await store.latest(appId))?.checkpoint.seq).toBe(seq);
       expect(await store.currentEpoch(appId)).toBe(epoch);
       expect(await store.list(appId)).toHaveLength(10);
@@ -113,7 +92,7 @@ describe('redis checkpoint store', () => {
 
   it('gives up after the configured retries with CHECKPOINT_STORE_UNAVAILABLE when Redis stays down', async () => {
     const redis = await startPrivateService('redis');
-    const store = createRedisCheckpointStore({ url: redis.url, maxRetries: 3, retryDelayMs: 20, logger: capturingLogger() });
+    const store = createRedisCheckpointStore({ url: redis.url, maxRetries: 3, retryDelayMs: 20, logger: createRecordingLogger() });
     try {
       const appId = randomAppId();
       const epoch = await store.acquireEpoch(appId);

@@ -1,43 +1,20 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { isMicrobatchError, type Logger } from '@microbatch/core';
-import { randomAppId, sampleCheckpoint } from '@microbatch/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkpointName, isMicrobatchError } from '@microbatch/core';
+import { createRecordingLogger, randomAppId, sampleCheckpoint } from '@microbatch/testkit';
+import { describe, expect, it } from 'vitest';
 // @ts-expect-error -- the services tool is plain JavaScript without type declarations
 import { startPrivateService } from '../../../tools/services/src/index.mjs';
 import { createS3CheckpointStore, type S3CheckpointStoreOptions } from '../src/index.js';
-import { adminClient, createTestBucket } from './support/bucket.js';
-
-function capturingLogger(): Logger & { warnings: string[]; debugs: string[] } {
-  const warnings: string[] = [];
-  const debugs: string[] = [];
-  const logger = {
-    warnings,
-    debugs,
-    debug: (_o: unknown, msg?: string) => void debugs.push(String(msg)),
-    info() {},
-    error() {},
-    warn: (_o: unknown, msg?: string) => void warnings.push(String(msg)),
-    child: () => logger,
-  };
-  return logger;
-}
+import { adminClient, createTestBucket, useTestBucket } from './support/bucket.js';
 
 const errorOf = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error);
 
-const admin = adminClient();
-let bucket: Awaited<ReturnType<typeof createTestBucket>>;
-beforeAll(async () => {
-  bucket = await createTestBucket(admin);
-});
-afterAll(async () => {
-  await bucket.remove();
-  admin.destroy();
-});
+const { bucket: testBucket } = useTestBucket();
 const storeOptions = (extra: Partial<S3CheckpointStoreOptions> = {}): S3CheckpointStoreOptions => ({
-  bucket: bucket.name,
+  bucket: testBucket().name,
   endpoint: process.env.S3_ENDPOINT,
   forcePathStyle: true,
-  logger: capturingLogger(),
+  logger: createRecordingLogger(),
   ...extra,
 });
 
@@ -48,7 +25,7 @@ describe('s3 checkpoint store', () => {
     const epoch = await store.acquireEpoch(appId);
     for (const [seq, time] of [[1, 9000], [2, 10_000], [3, 200_000]] as const) await store.write(sampleCheckpoint(appId, { epoch, seq, time }));
     await store.close();
-    const keys = await bucket.keys(`layout/${appId}/checkpoints/`);
+    const keys = await testBucket().keys(`layout/${appId}/checkpoints/`);
     expect(keys).toEqual([
       `layout/${appId}/checkpoints/0000000000009000-000000000001.e0000000001`,
       `layout/${appId}/checkpoints/0000000000010000-000000000002.e0000000001`,
@@ -64,18 +41,18 @@ describe('s3 checkpoint store', () => {
     const error = await errorOf(store.write(sampleCheckpoint(appId, { epoch: old, seq: 1, time: 1000 })));
     await store.close();
     expect(isMicrobatchError(error, 'FENCED')).toBe(true);
-    expect(await bucket.keys(`fenced/${appId}/checkpoints/`)).toEqual([]);
+    expect(await testBucket().keys(`fenced/${appId}/checkpoints/`)).toEqual([]);
   });
 
   it('uses an injected client and leaves it usable; close is safe twice', async () => {
     const client = new S3Client({ endpoint: process.env.S3_ENDPOINT, forcePathStyle: true, region: 'us-east-1' });
     try {
-      const store = createS3CheckpointStore({ bucket: bucket.name, client, logger: capturingLogger() });
+      const store = createS3CheckpointStore({ bucket: testBucket().name, client, logger: createRecordingLogger() });
       const appId = randomAppId();
       expect(await store.acquireEpoch(appId)).toBe(1);
       await store.close();
       await store.close();
-      const again = createS3CheckpointStore({ bucket: bucket.name, client, logger: capturingLogger() });
+      const again = createS3CheckpointStore({ bucket: testBucket().name, client, logger: createRecordingLogger() });
       expect(await again.currentEpoch(appId)).toBe(1);
       await again.close();
     } finally {
@@ -91,21 +68,67 @@ describe('s3 checkpoint store', () => {
   });
 
   it('finds that the server honours conditional writes, and warns when they are switched off', async () => {
-    const probed = capturingLogger();
+    const probed = createRecordingLogger();
     const store = createS3CheckpointStore(storeOptions({ conditionalWrites: 'require', logger: probed }));
     await store.acquireEpoch(randomAppId());
     await store.close();
-    expect(probed.warnings).toEqual([]);
-    const off = capturingLogger();
+    expect(probed.messages.warn).toEqual([]);
+    const off = createRecordingLogger();
     const unfenced = createS3CheckpointStore(storeOptions({ conditionalWrites: 'off', logger: off }));
     await unfenced.acquireEpoch(randomAppId());
     await unfenced.acquireEpoch(randomAppId());
     await unfenced.close();
-    expect(off.warnings.filter((w) => w.includes('not atomic'))).toHaveLength(1);
+    expect(off.messages.warn.filter((w) => w.includes('not atomic'))).toHaveLength(1);
+  });
+
+  it('a writer stalled before its commit while 20 others pass (its head version pruned meanwhile) is fenced, not silently lost', async () => {
+    // The zombie's client holds its next head-version create until the successor has moved on.
+    const zombieClient = new S3Client({ endpoint: process.env.S3_ENDPOINT, forcePathStyle: true, region: 'us-east-1' });
+    let armed = false;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let reached!: () => void;
+    const stalled = new Promise<void>((resolve) => (reached = resolve));
+    zombieClient.middlewareStack.add(
+      (next) => async (args) => {
+        const input = args.input as { Key?: string; IfNoneMatch?: string };
+        if (armed && input.IfNoneMatch === '*' && input.Key?.includes('/head/')) {
+          armed = false;
+          reached();
+          await gate;
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'stallHeadCreate' },
+    );
+    const prefix = 'stall/';
+    const zombie = createS3CheckpointStore({ bucket: testBucket().name, client: zombieClient, prefix, logger: createRecordingLogger() });
+    const successor = createS3CheckpointStore(storeOptions({ prefix }));
+    try {
+      const appId = randomAppId();
+      const old = await zombie.acquireEpoch(appId);
+      await zombie.write(sampleCheckpoint(appId, { epoch: old, seq: 1, time: 1000 }));
+      armed = true;
+      const late = sampleCheckpoint(appId, { epoch: old, seq: 2, time: 2000 });
+      const zombieWrite = errorOf(zombie.write(late));
+      await stalled;
+      const current = await successor.acquireEpoch(appId);
+      for (let seq = 3; seq <= 22; seq++) await successor.write(sampleCheckpoint(appId, { epoch: current, seq, time: seq * 1000 }));
+      release();
+      expect(isMicrobatchError(await zombieWrite, 'FENCED')).toBe(true);
+      expect(await successor.list(appId)).not.toContain(checkpointName(late));
+      expect((await successor.latest(appId))?.checkpoint.seq).toBe(22);
+      expect(await testBucket().keys(`${prefix}${appId}/checkpoints/${checkpointName(late)}`)).toEqual([]);
+    } finally {
+      release();
+      await zombie.close();
+      await successor.close();
+      zombieClient.destroy();
+    }
   });
 
   it('fails with CHECKPOINT_STORE_UNAVAILABLE, not a retry loop, when the bucket does not exist', async () => {
-    const store = createS3CheckpointStore(storeOptions({ bucket: `${bucket.name}-missing` }));
+    const store = createS3CheckpointStore(storeOptions({ bucket: `${testBucket().name}-missing` }));
     const error = await errorOf(store.acquireEpoch(randomAppId()));
     await store.close();
     expect(isMicrobatchError(error, 'CHECKPOINT_STORE_UNAVAILABLE')).toBe(true);
@@ -118,7 +141,7 @@ describe('s3 checkpoint store against a server that goes away', () => {
     const server = await startPrivateService('s3');
     const privateAdmin = adminClient(server.url);
     const privateBucket = await createTestBucket(privateAdmin);
-    const logger = capturingLogger();
+    const logger = createRecordingLogger();
     const store = createS3CheckpointStore({
       bucket: privateBucket.name,
       endpoint: server.url,
@@ -139,7 +162,7 @@ describe('s3 checkpoint store against a server that goes away', () => {
         await store.write(sampleCheckpoint(appId, { epoch, seq, time: seq * 1000 }));
       }
       await outage;
-      expect(logger.debugs.filter((m) => m === 's3 request failed; retrying').length).toBeGreaterThan(0);
+      expect(logger.messages.debug.filter((m) => m === 's3 request failed; retrying').length).toBeGreaterThan(0);
       expect((await store.latest(appId))?.checkpoint.seq).toBe(seq);
       expect(await store.list(appId)).toHaveLength(3);
       await privateBucket.remove();
@@ -158,7 +181,7 @@ describe('s3 checkpoint store against a server that goes away', () => {
       bucket: privateBucket.name,
       endpoint: server.url,
       forcePathStyle: true,
-      logger: capturingLogger(),
+      logger: createRecordingLogger(),
       maxRetries: 2,
       retryDelayMs: 20,
     });

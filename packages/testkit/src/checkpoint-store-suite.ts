@@ -9,6 +9,7 @@ import {
   type Checkpoint,
   type CheckpointStore,
   type CheckpointStoreOptions,
+  type Logger,
   type MicrobatchErrorCode,
 } from '@microbatch/core';
 
@@ -51,6 +52,27 @@ export interface CheckpointStoreSuiteOptions {
 /** A random app id, so tests never see each other's data. */
 export function randomAppId(prefix = 'app'): string {
   return `${prefix}-${randomBytes(6).toString('hex')}`;
+}
+
+export interface RecordingLogger extends Logger {
+  /** Messages logged at each level, in order (the `msg` argument, or the string when only one is given). */
+  readonly messages: { readonly debug: string[]; readonly info: string[]; readonly warn: string[]; readonly error: string[] };
+}
+
+/** A logger that keeps its messages, for tests that check what a store reported. */
+export function createRecordingLogger(): RecordingLogger {
+  const messages = { debug: [] as string[], info: [] as string[], warn: [] as string[], error: [] as string[] };
+  const record = (level: keyof typeof messages) => (obj: object | string, msg?: string) =>
+    void messages[level].push(typeof obj === 'string' ? obj : String(msg));
+  const logger: RecordingLogger = {
+    messages,
+    debug: record('debug'),
+    info: record('info'),
+    warn: record('warn'),
+    error: record('error'),
+    child: () => logger,
+  };
+  return logger;
 }
 
 /** A valid checkpoint with `partitions` offsets for source "events" and one planned batch at `time`. */
@@ -329,8 +351,7 @@ export function checkpointStoreSuite(options: CheckpointStoreSuiteOptions): void
         ];
         for (const [what, damage] of damages) {
           it(`skips a newest checkpoint that is ${what}, reports it, and returns the previous one`, withStores(async (open) => {
-            const warnings: unknown[] = [];
-            const logger = { debug() {}, info() {}, warn: (o: unknown) => void warnings.push(o), error() {}, child: () => logger };
+            const logger = createRecordingLogger();
             const store = await open({ logger });
             const appId = randomAppId();
             const epoch = await store.acquireEpoch(appId);
@@ -344,7 +365,7 @@ export function checkpointStoreSuite(options: CheckpointStoreSuiteOptions): void
             const latest = await store.latest(appId);
             equal(latest?.checkpoint, good);
             equal(latest?.skipped.map((s) => [s.name, s.error.code]), [[checkpointName(newest), 'CHECKPOINT_CORRUPT']]);
-            assert.ok(warnings.length >= 1, 'the skipped checkpoint was not reported to the logger');
+            assert.ok(logger.messages.warn.length >= 1, 'the skipped checkpoint was not reported to the logger');
             await expectCode(store.read(appId, checkpointName(newest)), 'CHECKPOINT_CORRUPT');
           }));
         }

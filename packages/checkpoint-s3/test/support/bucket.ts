@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll } from 'vitest';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
 export function adminClient(endpoint = process.env.S3_ENDPOINT!): S3Client {
@@ -25,6 +26,26 @@ export async function createTestBucket(client: S3Client): Promise<{ name: string
     async remove() {
       for (const key of await keys()) await client.send(new DeleteObjectCommand({ Bucket: name, Key: key }));
       await client.send(new DeleteBucketCommand({ Bucket: name }));
+    },
+  };
+}
+
+/** A fresh bucket on the shared S3 server for one test file (created before, removed after), and its admin client. */
+export function useTestBucket(): { admin: S3Client; bucket: () => Awaited<ReturnType<typeof createTestBucket>> } {
+  const admin = adminClient();
+  let bucket: Awaited<ReturnType<typeof createTestBucket>> | undefined;
+  beforeAll(async () => {
+    bucket = await createTestBucket(admin);
+  });
+  afterAll(async () => {
+    await bucket?.remove();
+    admin.destroy();
+  });
+  return {
+    admin,
+    bucket: () => {
+      if (!bucket) throw new Error('the test bucket exists only inside tests');
+      return bucket;
     },
   };
 }
