@@ -10,6 +10,34 @@ import { adminClient, createTestBucket, useTestBucket } from './support/bucket.j
 const errorOf = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error);
 
 const { bucket: testBucket } = useTestBucket();
+
+/**
+ * A real S3 client whose next head-version create, once armed, waits until released: a process
+ * frozen between uploading a checkpoint and committing it (a GC pause, a stopped VM, a crash if
+ * never released).
+ */
+function stallingClient() {
+  const client = new S3Client({ endpoint: process.env.S3_ENDPOINT, forcePathStyle: true, region: 'us-east-1' });
+  let armed = false;
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let reached!: () => void;
+  const stalled = new Promise<void>((resolve) => (reached = resolve));
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const input = args.input as { Key?: string; IfNoneMatch?: string };
+      if (armed && input.IfNoneMatch === '*' && input.Key?.includes('/head/')) {
+        armed = false;
+        reached();
+        await gate;
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'stallHeadCreate' },
+  );
+  return { client, arm: () => (armed = true), stalled, release };
+}
+
 const storeOptions = (extra: Partial<S3CheckpointStoreOptions> = {}): S3CheckpointStoreOptions => ({
   bucket: testBucket().name,
   endpoint: process.env.S3_ENDPOINT,
@@ -83,24 +111,7 @@ describe('s3 checkpoint store', () => {
 
   it('a writer stalled before its commit while 20 others pass (its head version pruned meanwhile) is fenced, not silently lost', async () => {
     // The zombie's client holds its next head-version create until the successor has moved on.
-    const zombieClient = new S3Client({ endpoint: process.env.S3_ENDPOINT, forcePathStyle: true, region: 'us-east-1' });
-    let armed = false;
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let reached!: () => void;
-    const stalled = new Promise<void>((resolve) => (reached = resolve));
-    zombieClient.middlewareStack.add(
-      (next) => async (args) => {
-        const input = args.input as { Key?: string; IfNoneMatch?: string };
-        if (armed && input.IfNoneMatch === '*' && input.Key?.includes('/head/')) {
-          armed = false;
-          reached();
-          await gate;
-        }
-        return next(args);
-      },
-      { step: 'initialize', name: 'stallHeadCreate' },
-    );
+    const { client: zombieClient, arm, stalled, release } = stallingClient();
     const prefix = 'stall/';
     const zombie = createS3CheckpointStore({ bucket: testBucket().name, client: zombieClient, prefix, logger: createRecordingLogger() });
     const successor = createS3CheckpointStore(storeOptions({ prefix }));
@@ -108,7 +119,7 @@ describe('s3 checkpoint store', () => {
       const appId = randomAppId();
       const old = await zombie.acquireEpoch(appId);
       await zombie.write(sampleCheckpoint(appId, { epoch: old, seq: 1, time: 1000 }));
-      armed = true;
+      arm();
       const late = sampleCheckpoint(appId, { epoch: old, seq: 2, time: 2000 });
       const zombieWrite = errorOf(zombie.write(late));
       await stalled;
@@ -124,6 +135,35 @@ describe('s3 checkpoint store', () => {
       await zombie.close();
       await successor.close();
       zombieClient.destroy();
+    }
+  });
+
+  it('a writer that dies between upload and commit leaves the previous checkpoint current, and its upload is swept', async () => {
+    const { client, arm, stalled, release } = stallingClient();
+    const prefix = 'crash/';
+    const dying = createS3CheckpointStore({ bucket: testBucket().name, client, prefix, logger: createRecordingLogger() });
+    const next = createS3CheckpointStore(storeOptions({ prefix }));
+    try {
+      const appId = randomAppId();
+      const epoch = await dying.acquireEpoch(appId);
+      const committed = sampleCheckpoint(appId, { epoch, seq: 1, time: 1000 });
+      await dying.write(committed);
+      arm();
+      void dying.write(sampleCheckpoint(appId, { epoch, seq: 2, time: 2000 })).catch(() => {});
+      await stalled; // uploaded, never committed: as if the process had died here
+      expect(await testBucket().keys(`${prefix}${appId}/checkpoints/`)).toHaveLength(2);
+      const latest = await next.latest(appId);
+      expect(latest?.checkpoint).toEqual(committed);
+      expect(latest?.skipped).toEqual([]);
+      await next.acquireEpoch(appId);
+      expect(await testBucket().keys(`${prefix}${appId}/checkpoints/`)).toEqual([
+        `${prefix}${appId}/checkpoints/${checkpointName(committed)}.e0000000001`,
+      ]);
+    } finally {
+      await next.close();
+      client.destroy();
+      release();
+      await dying.close();
     }
   });
 
