@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryLogSource } from '@microbatch/source-memory';
 import {
+  MicrobatchError,
   PidRateEstimator,
   createMemoryCheckpointData,
   createMemoryCheckpointStore,
@@ -83,6 +84,18 @@ describe('scheduler', () => {
     await second.ssc.start();
     await second.ssc.awaitTermination();
     expect(second.seen).toEqual([1, 2, 3]); // nothing skipped
+  });
+
+  it('deterministic errors are not retried: the context stops after one attempt', async () => {
+    const ssc = testContext({ maxBatchAttempts: 5 });
+    let attempts = 0;
+    ssc.source(createMemoryLogSource(logOf([[1]]), { name: 'in' })).foreachBatch(() => {
+      attempts++;
+      throw new MicrobatchError('DESERIALIZATION_FAILED', 'record 0 is not JSON');
+    });
+    await ssc.start();
+    await expect(ssc.awaitTermination()).rejects.toMatchObject({ code: 'BATCH_FAILED', cause: { code: 'DESERIALIZATION_FAILED' } });
+    expect(attempts).toBe(1);
   });
 
   it('graceful stop finishes the batch in flight and records its completion', async () => {

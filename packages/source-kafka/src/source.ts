@@ -71,7 +71,11 @@ class KafkaDirectSource implements KafkaSource<Element> {
 
   async open(context: SourceOpenContext): Promise<void> {
     this.logger = context.logger.child({ source: this.name });
+    this.reportRejected = context.reportRejected;
   }
+
+  /** Counts what an explicit policy skipped or dead-lettered into the context's metrics too. */
+  private reportRejected: SourceOpenContext['reportRejected'];
 
   /** The client is created on first use, so a source can be built before the broker is up. */
   private reader(): KafkaReader {
@@ -156,6 +160,7 @@ class KafkaDirectSource implements KafkaSource<Element> {
         }
         const resume = Math.min(error.low, range.until);
         this.metrics.offsetsSkipped += resume - from;
+        this.reportRejected?.({ source: this.name, reason: 'offset-out-of-range', action: 'skipped', count: resume - from, partition: range.partition });
         context.logger.warn(
           { topic, partition, from, until: range.until, logStartOffset: error.low, skippedOffsets: resume - from },
           'onOffsetOutOfRange=skip: offsets deleted by retention are skipped',
@@ -185,10 +190,12 @@ class KafkaDirectSource implements KafkaSource<Element> {
         }
         if (this.options.onDeserializationError === 'skip') {
           this.metrics.recordsSkipped++;
+          this.reportRejected?.({ source: this.name, reason: 'deserialization', action: 'skipped', count: 1, partition: `${record.topic}:${record.partition}` });
           context.logger.warn({ ...where, error: message }, 'onDeserializationError=skip: record skipped');
           continue;
         }
         this.metrics.deadLetters++;
+        this.reportRejected?.({ source: this.name, reason: 'deserialization', action: 'dead-lettered', count: 1, partition: `${record.topic}:${record.partition}` });
         context.logger.warn({ ...where, error: message }, 'onDeserializationError=deadLetter: record handed on as a dead letter');
         out.push({ kind: 'deadLetter', ...copy(record), value: record.value, error: message });
         continue;

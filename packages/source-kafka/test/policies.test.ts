@@ -53,11 +53,14 @@ describe('deserialization policies', () => {
     const topic = await malformedTopic();
     const source = createKafkaSource({ brokers: brokers(), topics: [topic], deserializer: 'json', onDeserializationError: 'skip' });
     const { logger, warnings } = capturingLogger();
+    const reported: unknown[] = [];
     try {
-      await source.open(openContext);
+      await source.open({ ...openContext, reportRejected: (event) => reported.push(event) });
       const records = await readAll(source, topic, logger);
       expect(records.map((r) => [r.offset, r.value])).toEqual([[0, { n: 1 }], [3, { n: 4 }], [4, null]]);
       expect(source.metrics.recordsSkipped).toBe(2);
+      // The context hears of them too (metrics: records rejected per reason).
+      expect(reported).toEqual([1, 2].map(() => ({ source: 'kafka', reason: 'deserialization', action: 'skipped', count: 1, partition: `${topic}:0` })));
       expect(warnings.map((w) => [w.topic, w.partition, w.offset])).toEqual([[topic, 0, 1], [topic, 0, 2]]);
     } finally {
       await source.close();
@@ -72,10 +75,12 @@ describe('deserialization policies', () => {
       deserializer: json<{ n: number }>(),
       onDeserializationError: 'deadLetter',
     });
+    const reported: Array<{ action: string }> = [];
     try {
-      await source.open(openContext);
+      await source.open({ ...openContext, reportRejected: (event) => reported.push(event) });
       const out = await readAll(source, topic);
       expect(out.map((r) => `${r.kind}@${r.offset}`)).toEqual(['record@0', 'deadLetter@1', 'deadLetter@2', 'record@3', 'record@4']);
+      expect(reported.map((r) => r.action)).toEqual(['dead-lettered', 'dead-lettered']);
       const dead = out.filter(isDeadLetter);
       expect(dead.map((d) => d.value)).toEqual([Buffer.from('not json'), Buffer.from([0xff, 0xfe])]);
       expect(dead[0]!.error).toMatch(/JSON/);

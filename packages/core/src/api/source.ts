@@ -54,7 +54,11 @@ export interface Source<T> {
    * OFFSET_OUT_OF_RANGE when the range is no longer available, never a shorter result.
    */
   read(range: OffsetRange, context: ReadContext): Promise<T[]>;
-  /** Told after a batch's completion is durable; for monitoring only (e.g. consumer-group lag). */
+  /**
+   * Told after a batch's completion is durable; for monitoring only (e.g. consumer-group lag).
+   * A failure is logged as a warning and changes nothing: offsets in the checkpoint stay the
+   * source of truth, and the next commit carries newer offsets anyway.
+   */
   commit?(ranges: readonly OffsetRange[]): Promise<void>;
   /** Safe to call twice. */
   close?(): Promise<void>;

@@ -78,6 +78,7 @@ export async function runBatch(
     );
   } catch (error) {
     if (isMicrobatchError(error, 'FENCED') || isMicrobatchError(error, 'STOPPED')) throw error;
+    // A deterministic error stops at once; BATCH_FAILED still wraps it so the batch time is named.
     throw new MicrobatchError('BATCH_FAILED', `Batch ${record.time} failed after ${lastInfo.attempt} attempt(s); the context stops and the batch stays pending`, {
       cause: error,
       details: { batchTime: record.time, attempts: lastInfo.attempt },

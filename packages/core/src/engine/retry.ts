@@ -1,4 +1,23 @@
-import { isMicrobatchError } from '../errors.js';
+import { isMicrobatchError, type MicrobatchErrorCode } from '../errors.js';
+
+/**
+ * Failures that will fail the same way on every attempt: retrying them only delays the stop.
+ * (A sink's constraint violation is retried on purpose: the issue may be a concurrent writer.)
+ */
+const DETERMINISTIC: ReadonlySet<MicrobatchErrorCode> = new Set([
+  'FENCED',
+  'OFFSET_OUT_OF_RANGE',
+  'DESERIALIZATION_FAILED',
+  'INVALID_RECORD',
+  'STATE_ENCODE_FAILED',
+  'INVALID_OPTION',
+  'GRAPH_MISMATCH',
+  'CHECKPOINT_UNSUPPORTED_VERSION',
+]);
+
+export function isRetryable(error: unknown): boolean {
+  return !(isMicrobatchError(error) && DETERMINISTIC.has(error.code));
+}
 import type { Clock } from './clock.js';
 
 export interface RetryPolicy {
@@ -15,8 +34,8 @@ export function backoffDelay(policy: Pick<RetryPolicy, 'backoffMs' | 'backoffMax
 }
 
 /**
- * Runs `fn` until it succeeds or the attempts are used up. A fencing error is never retried: a
- * newer process owns the application, and this one must stop.
+ * Runs `fn` until it succeeds or the attempts are used up. A fencing error is never retried (a
+ * newer process owns the application, and this one must stop), nor is any other deterministic one.
  */
 export async function withRetries<T>(
   policy: RetryPolicy,
@@ -27,7 +46,7 @@ export async function withRetries<T>(
     try {
       return await fn(attempt);
     } catch (error) {
-      const willRetry = attempt < policy.maxAttempts && !isMicrobatchError(error, 'FENCED') && !policy.signal.aborted;
+      const willRetry = attempt < policy.maxAttempts && isRetryable(error) && !policy.signal.aborted;
       onFailure(error, attempt, willRetry);
       if (!willRetry) throw error;
       await policy.clock.sleep(backoffDelay(policy, attempt), policy.signal);
