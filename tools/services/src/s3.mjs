@@ -41,6 +41,12 @@ export default {
         '',
       ].join('\n'),
     );
+    // The published jar has no logback.xml, so logback's default would log every request at debug.
+    const logback = join(dir, 'logback.xml');
+    writeFileSync(
+      logback,
+      '<configuration><appender name="out" class="ch.qos.logback.core.ConsoleAppender"><encoder><pattern>%d %level %logger{20} %msg%n</pattern></encoder></appender><root level="WARN"><appender-ref ref="out"/></root></configuration>\n',
+    );
     const classpath = readdirSync(lib)
       .filter((f) => f.endsWith('.jar'))
       .map((f) => join(lib, f))
@@ -49,9 +55,8 @@ export default {
       log(`starting s3proxy ${S3PROXY_VERSION} on 127.0.0.1:${port}`);
       const child = spawnService(
         'java',
-        ['-Xmx256m', '-XX:TieredStopAtLevel=1', '-cp', classpath, 'org.gaul.s3proxy.Main', '--properties', config],
-        // s3proxy's logback config reads LOG_LEVEL; its default logs every request at debug.
-        { logFile: join(dir, 's3proxy.log'), env: { LOG_LEVEL: 'info' } },
+        ['-Xmx256m', '-XX:TieredStopAtLevel=1', `-Dlogback.configurationFile=${logback}`, '-cp', classpath, 'org.gaul.s3proxy.Main', '--properties', config],
+        { logFile: join(dir, 's3proxy.log') },
       );
       await waitForPort('127.0.0.1', port, { child, what: 's3proxy' });
       return child;
