@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { invalidOption, type StreamingContext } from '@microbatch/core';
 import { metricsHandler } from '@microbatch/metrics';
-import type { Registry } from 'prom-client';
+import type { Registry } from '@microbatch/metrics';
 import { renderPage } from './page.js';
 import { EventHub } from './sse.js';
 import { DashboardState, type DashboardSnapshot } from './state.js';

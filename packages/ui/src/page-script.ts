@@ -112,7 +112,7 @@ export const CLIENT_SCRIPT = String.raw`
       parts.push('<polyline class="line" points="' + points.join(' ') + '" vector-effect="non-scaling-stroke"/>');
     }
     state.batches.forEach(function (b, i) {
-      if (b.status === 'failed' || b.status === 'retrying') {
+      if (b.status === 'failed' || b.status === 'retrying' || b.error) {
         var x = xOf(i).toFixed(1);
         parts.push('<line class="fail" x1="' + x + '" x2="' + x + '" y1="' + (H - 12) + '" y2="' + H + '" vector-effect="non-scaling-stroke"><title>failed attempt</title></line>');
       }

@@ -21,7 +21,7 @@ h2 { font-size: 13px; margin: 0 0 8px; text-transform: uppercase; letter-spacing
 .connection[data-connected=false]::before { content: "●"; color: var(--bad); margin-right: 4px; }
 .stop-error { background: color-mix(in srgb, var(--bad) 12%, var(--card)); border: 1px solid var(--bad); color: var(--bad); padding: 8px 12px; border-radius: 6px; margin-bottom: 14px; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; margin-bottom: 14px; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: 14px; margin-bottom: 0; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(250px, 1fr)); gap: 14px; margin-bottom: 0; }
 .card-head { display: flex; align-items: baseline; gap: 8px; }
 .card-head .unit { color: var(--muted); font-size: 12px; }
 .card-head .latest { margin-left: auto; font-size: 18px; font-weight: 600; font-variant-numeric: tabular-nums; }

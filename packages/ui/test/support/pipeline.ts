@@ -53,6 +53,8 @@ export interface PipelineOptions {
   stopWhenIdle?: boolean;
   maxBatchAttempts?: number;
   retryBackoffMs?: number;
+  /** Extra time the audit output takes per batch (a stand-in for real work). Default none. */
+  workMs?: (batchTime: number) => number;
 }
 
 /**
@@ -93,6 +95,13 @@ export function createPipeline(options: PipelineOptions = {}): { ssc: StreamingC
         await batch.collect();
       },
     });
-  clicks.foreachBatch((batch, context) => faults.output(batch, context), { name: 'audit' });
+  clicks.foreachBatch(
+    async (batch, context) => {
+      const work = options.workMs?.(context.batchTime) ?? 0;
+      if (work > 0) await new Promise((resolve) => setTimeout(resolve, work));
+      await faults.output(batch, context);
+    },
+    { name: 'audit' },
+  );
   return { ssc, faults };
 }
