@@ -19,7 +19,7 @@ await admin.send(new CreateBucketCommand({ Bucket: bucket }));
 const store = createS3CheckpointStore({ bucket, endpoint, forcePathStyle: true, logger: silentLogger });
 try {
   const results = [];
-  for (const partitions of [64, 1024]) results.push(await benchmarkCheckpointStore(store, { partitions, iterations: 100 }));
+  for (const partitions of [64, 1024]) results.push(await benchmarkCheckpointStore(store, { partitions, iterations: 100, warmup: 50 }));
   console.log(formatCheckpointLatency(results));
 } finally {
   await store.close();
