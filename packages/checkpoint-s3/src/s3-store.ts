@@ -112,14 +112,18 @@ export function createS3CheckpointBackend(options: S3CheckpointStoreOptions, log
     return (conditional ??= run('probe conditional writes', async (c) => {
       const key = `${prefix}.microbatch-probe-${randomBytes(8).toString('hex')}`;
       const put = () => c.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'probe', IfNoneMatch: '*' }));
-      await put();
+      // Some servers answer 501 Not Implemented to the header instead of ignoring it.
+      const notImplemented = (error: unknown) => {
+        if (status(error) === 501) return false;
+        throw error;
+      };
       const supported = await put().then(
-        () => false,
-        (error: unknown) => {
-          if (CONFLICT_STATUS.has(status(error) ?? 0)) return true;
-          if (status(error) === 501) return false;
-          throw error;
-        },
+        () =>
+          put().then(
+            () => false,
+            (error: unknown) => (CONFLICT_STATUS.has(status(error) ?? 0) ? true : notImplemented(error)),
+          ),
+        notImplemented,
       );
       await c.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
       if (!supported && mode === 'require') {
