@@ -1,0 +1,92 @@
+// pnpm bench [--quick] [--only 1,4,7] [--out DIR] [--no-readme]
+// Runs the scenarios of issue 8, each project side next to its baseline in the same run, writes
+// results/<date>-<commit>.json, prints the Markdown table and (full runs of every scenario) keeps
+// it in bench/README.md. Services come from tools/services: reused when running, started (and then
+// stopped) otherwise.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { ensureServices } from '@microbatch/services';
+import { BENCH_DIR } from './harness.ts';
+import { describeMachine, gitCommit } from './machine.ts';
+import { markdownTable, updateReadme, type RunResults, type ScenarioResult } from './report.ts';
+import { EndToEnd, FULL, QUICK, checkpoints, endToEnd, engineOverhead, recovery, scale, state } from './suite.ts';
+
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(name);
+const value = (name: string) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+};
+const quick = flag('--quick');
+const only = value('--only')?.split(',').filter(Boolean);
+const outDir = value('--out') ?? join(BENCH_DIR, 'results');
+const sizes = quick ? QUICK : FULL;
+const wanted = (id: string) => !only || only.includes(id);
+
+const needs = new Set<string>();
+if (wanted('2') || wanted('3') || wanted('5')) ['kafka', 'postgres'].forEach((n) => needs.add(n));
+if (wanted('4')) ['redis', 's3'].forEach((n) => needs.add(n));
+process.env.AWS_ACCESS_KEY_ID ??= 'microbatch-local';
+process.env.AWS_SECRET_ACCESS_KEY ??= 'microbatch-local-secret';
+process.env.AWS_REGION ??= 'us-east-1';
+
+const started = performance.now();
+const services = await ensureServices([...needs]);
+const scenarios: ScenarioResult[] = [];
+const failed = (id: string, title: string, target: string, error: unknown): ScenarioResult => ({
+  id, title, target, project: '', baseline: '', ratio: Number.NaN, ratioOf: '', met: false,
+  peakRssMB: { project: Number.NaN, baseline: Number.NaN }, details: {}, error: error instanceof Error ? error.message : String(error),
+});
+async function scenario(id: string, title: string, target: string, run: () => Promise<ScenarioResult | ScenarioResult[]>) {
+  if (!wanted(id)) return;
+  process.stderr.write(`[bench] scenario ${id}: ${title} (load ${loadavg()[0]!.toFixed(2)})\n`);
+  try {
+    const result = await run();
+    for (const r of Array.isArray(result) ? result : [result]) {
+      scenarios.push(r);
+      process.stderr.write(`[bench]   ${r.id}: ${r.project} | baseline ${r.baseline} | ratio ${r.ratio.toFixed(2)} | target ${r.target}: ${r.met ? 'met' : 'MISSED'}\n`);
+    }
+  } catch (error) {
+    process.stderr.write(`[bench]   scenario ${id} failed: ${error instanceof Error ? error.stack : error}\n`);
+    scenarios.push(failed(id, title, target, error));
+  }
+}
+
+let exitCode = 0;
+try {
+  const machine = await describeMachine();
+  const e2e = new EndToEnd(sizes);
+  try {
+    await scenario('1', 'engine overhead', '>= 0.5', () => engineOverhead(sizes));
+    if (wanted('2') || wanted('3')) await scenario(wanted('2') ? '2' : '3', 'end-to-end and the cost of exactly-once', '>= 0.7 / >= 0.9', () => endToEnd(e2e));
+    await scenario('4', 'checkpoints', 'p99 < 10 ms (fs, Redis), < 50 ms (S3)', () => checkpoints(sizes));
+    await scenario('5', 'recovery', 'first batch <= 2 s', () => recovery(e2e));
+    await scenario('6', 'state', 'peak RSS < 2x live state', () => state(sizes));
+    await scenario('7', 'scale', '< 20 ms per empty batch; < 1 GB', () => scale(sizes));
+  } finally {
+    await e2e.close();
+  }
+  machine.loadEnd = loadavg()[0]!;
+  const commit = gitCommit();
+  const date = new Date().toISOString().slice(0, 10);
+  const run: RunResults = {
+    date: new Date().toISOString(),
+    commit,
+    mode: quick ? 'quick' : 'full',
+    command: `pnpm bench${argv.length ? ` ${argv.join(' ')}` : ''}`,
+    durationSec: (performance.now() - started) / 1000,
+    machine,
+    scenarios,
+  };
+  mkdirSync(outDir, { recursive: true });
+  const file = join(outDir, `${date}-${commit}${quick ? '-quick' : ''}${only ? `-only-${only.join('_')}` : ''}.json`);
+  writeFileSync(file, `${JSON.stringify(run, null, 2)}\n`);
+  const table = markdownTable(run);
+  process.stdout.write(`\n${table}\n\nresults: ${file}\n`);
+  if (!quick && !only && !flag('--no-readme')) updateReadme(join(BENCH_DIR, 'README.md'), table);
+  if (scenarios.some((s) => s.error)) exitCode = 1;
+} finally {
+  await services.stop();
+}
+process.exit(exitCode);

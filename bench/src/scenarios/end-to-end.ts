@@ -1,0 +1,243 @@
+// Scenarios 2, 3 and 5, child side: the sample pipeline (Kafka -> four Postgres tables), the same
+// pipeline at-least-once, a plain kafkajs consumer, a plain COPY of the same rows, and the
+// producer that fills the topic.
+import { Readable } from 'node:stream';
+import { pipeline as streamPipeline } from 'node:stream/promises';
+import { StreamingContext, createVirtualClock, silentLogger, type DStream } from '@microbatch/core';
+import { createFsCheckpointStore } from '@microbatch/checkpoint-fs';
+import { produce } from '@microbatch/sample/src/commands/produce.ts';
+import { classify, parseJson, type Classified } from '@microbatch/sample/src/events.ts';
+import { rawRecord, recordsInPartition } from '@microbatch/sample/src/generate.ts';
+import { buildPipeline, inputStream } from '@microbatch/sample/src/pipeline.ts';
+import { createTables, openDatabase } from '@microbatch/sample/src/resources.ts';
+import { appendRows, encodeCopyRow, type Database, type SqlTransaction } from '@microbatch/sink-postgres';
+import { postgresUpsert, upsertSink } from '@microbatch/sink-upsert';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import { emit, rate } from '../events.ts';
+
+export interface ProduceArgs {
+  readonly brokers: string[];
+  readonly topic: string;
+  readonly events: number;
+  readonly partitions: number;
+}
+
+/** `microbatch-sample produce`: the generator's records, record (p, o) at partition p offset o. */
+async function produceTopic(args: ProduceArgs): Promise<{ ms: number }> {
+  const start = performance.now();
+  const code = await produce(
+    ['--brokers', args.brokers.join(','), '--topic', args.topic, '--events', String(args.events), '--partitions', String(args.partitions)],
+    () => {},
+  );
+  if (code !== 0) throw new Error(`produce exited ${code}`);
+  return { ms: performance.now() - start };
+}
+
+export interface PipelineArgs {
+  readonly mode: 'exactly-once' | 'at-least-once';
+  readonly brokers: string[];
+  readonly topic: string;
+  readonly dbUrl: string;
+  readonly checkpointDir: string;
+  readonly perBatch: number;
+}
+
+export interface PipelineResult {
+  readonly records: number;
+  readonly batches: number;
+  /** start() to termination. */
+  readonly ms: number;
+  readonly recordsPerSec: number;
+  /** Since the process started (performance.timeOrigin): the first batch completed, and start() was called. */
+  readonly firstBatchAtMs: number;
+  readonly startCalledAtMs: number;
+  readonly replayedBatches: number;
+}
+
+/**
+ * The at-least-once variant for scenario 3: the same rows, same statements, one plain transaction per
+ * partition (a COPY needs one connection) — but no fence check and no commit marker, so a replay
+ * writes again. user_totals keeps the sample's upsert sink (absolute values, no markers already).
+ * Mirrors writeEvents of apps/sample/src/pipeline.ts, which the sample does not export.
+ */
+function buildAtLeastOnce(classified: DStream<Classified>, db: Database): void {
+  classified.foreachBatch(async (batch) => batch.foreachPartition(async (records) => db.transaction((tx) => writeEvents(tx, records))), { name: 'events' });
+  classified
+    .flatMap((c) => (c.kind === 'event' ? [c.event] : []))
+    .map((e): [string, [number, number]] => [e.user, [1, e.amount]])
+    .updateStateByKey<string, [number, number], [number, number]>((values, total) => values.reduce(([n, a], [dn, da]) => [n + dn, a + da], total ?? [0, 0]), {
+      name: 'user-totals',
+    })
+    .transform((batch, batchTime) => batch.map(([user_id, [events, amount]]) => ({ user_id, events, amount, batch_time: batchTime })))
+    .to(upsertSink({ name: 'user-totals', target: postgresUpsert({ pool: db, table: 'user_totals', keys: ['user_id'], columns: ['user_id', 'events', 'amount', 'batch_time'], onlyIfNotOlder: 'batch_time' }) }));
+}
+
+async function writeEvents(tx: SqlTransaction, records: readonly Classified[]): Promise<void> {
+  const { events, rejected } = rowsOf(records);
+  const views = new Map<string, { page: string; minute: number; n: number }>();
+  for (const c of records) {
+    if (c.kind !== 'event') continue;
+    const minute = Math.floor(c.event.ts / 60_000);
+    const key = `${c.event.page}\u0000${minute}`;
+    const v = views.get(key);
+    if (v) v.n++;
+    else views.set(key, { page: c.event.page, minute, n: 1 });
+  }
+  if (events.length > 0) await appendRows(tx, events, { table: 'events_raw', columns: EVENT_COLUMNS });
+  if (rejected.length > 0) await appendRows(tx, rejected, { table: 'events_rejected', columns: REJECTED_COLUMNS });
+  if (views.size > 0) {
+    const rows = [...views.values()].sort((a, b) => (a.page < b.page ? -1 : a.page > b.page ? 1 : a.minute - b.minute));
+    await tx.query(
+      `INSERT INTO page_views (page, minute, views) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])
+       ON CONFLICT (page, minute) DO UPDATE SET views = page_views.views + EXCLUDED.views`,
+      [rows.map((r) => r.page), rows.map((r) => r.minute), rows.map((r) => r.n)],
+    );
+  }
+}
+
+const EVENT_COLUMNS = ['event_id', 'user_id', 'page', 'amount', 'ts', 'source_partition', 'source_offset'];
+const REJECTED_COLUMNS = ['source_partition', 'source_offset', 'reason', 'raw'];
+
+/** The events_raw and events_rejected rows of classified records, as the sample writes them. */
+function rowsOf(records: readonly Classified[]): { events: unknown[][]; rejected: unknown[][] } {
+  const events: unknown[][] = [];
+  const rejected: unknown[][] = [];
+  for (const c of records) {
+    if (c.kind === 'rejected') rejected.push([c.partition, c.offset, c.reason, c.raw.replaceAll('\u0000', '\uFFFD')]);
+    else events.push([c.event.id, c.event.user, c.event.page, c.event.amount, c.event.ts, c.partition, c.offset]);
+  }
+  return { events, rejected };
+}
+
+async function runPipeline(args: PipelineArgs): Promise<PipelineResult> {
+  const database = await openDatabase({ kind: 'postgres', url: args.dbUrl }, silentLogger);
+  const store = createFsCheckpointStore({ dir: args.checkpointDir, logger: silentLogger });
+  try {
+    await createTables(database.db);
+    const ssc = new StreamingContext({
+      appId: 'bench-e2e',
+      batchIntervalMs: 1000,
+      checkpoint: store,
+      // Batches back to back: the run measures throughput, not the interval.
+      clock: createVirtualClock(Date.now() - (Date.now() % 1000)),
+      maxRecordsPerPartition: args.perBatch,
+      stopWhenIdle: true,
+      stopOnSignals: false,
+      logger: silentLogger,
+    });
+    const classified = inputStream(ssc, { kind: 'kafka', brokers: args.brokers, topic: args.topic });
+    if (args.mode === 'exactly-once') buildPipeline(classified, database.db);
+    else buildAtLeastOnce(classified, database.db);
+    let records = 0;
+    let batches = 0;
+    let firstBatchAtMs = Number.NaN;
+    let replayedBatches = 0;
+    ssc.addListener({
+      onStreamingStarted: (e) => (replayedBatches = e.replayBatches),
+      onBatchCompleted: (info) => {
+        if (batches === 0) firstBatchAtMs = performance.now();
+        batches++;
+        records += info.numRecords;
+        emit('batch', { records, atMs: performance.now() });
+      },
+    });
+    const startCalledAtMs = performance.now();
+    await ssc.start();
+    await ssc.awaitTermination();
+    const ms = performance.now() - startCalledAtMs;
+    return { records, batches, ms, recordsPerSec: rate(records, ms), firstBatchAtMs, startCalledAtMs, replayedBatches };
+  } finally {
+    await store.close();
+    await database.close();
+  }
+}
+
+export interface ConsumerArgs {
+  readonly brokers: string[];
+  readonly topic: string;
+  /** Stop after this many records; 0: after the first batch of messages. */
+  readonly total: number;
+}
+
+/** A plain kafkajs consumer in a fresh group reading from the beginning and doing nothing (eachBatch). */
+async function consumer(args: ConsumerArgs): Promise<{ records: number; ms: number; recordsPerSec: number; firstBatchAtMs: number }> {
+  const kafka = new Kafka({ clientId: 'bench', brokers: args.brokers, logLevel: logLevel.NOTHING });
+  const start = performance.now();
+  const c = kafka.consumer({ groupId: `bench-${process.pid}-${Date.now()}` });
+  await c.connect();
+  await c.subscribe({ topics: [args.topic], fromBeginning: true });
+  let records = 0;
+  let firstBatchAtMs = Number.NaN;
+  await new Promise<void>((resolve) => {
+    void c.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        if (records === 0) firstBatchAtMs = performance.now();
+        records += batch.messages.length;
+        if (records >= args.total) resolve();
+      },
+    });
+  });
+  const ms = performance.now() - start;
+  await c.disconnect();
+  return { records, ms, recordsPerSec: rate(records, ms), firstBatchAtMs };
+}
+
+export interface CopyArgs {
+  readonly dbUrl: string;
+  readonly events: number;
+  readonly partitions: number;
+}
+
+/** The rows the pipeline stores in events_raw and events_rejected, COPYed into the same tables with nothing else. */
+async function plainCopy(args: CopyArgs): Promise<{ records: number; ms: number; recordsPerSec: number }> {
+  const shape = { events: args.events, partitions: args.partitions, seed: 1 };
+  const classified: Classified[] = [];
+  for (let p = 0; p < shape.partitions; p++) {
+    for (let o = 0; o < recordsInPartition(shape, p); o++) {
+      const raw = rawRecord(shape, p, o);
+      classified.push(classify(p, o, raw, parseJson(raw)));
+    }
+  }
+  const { events, rejected } = rowsOf(classified);
+  const pool = new pg.Pool({ connectionString: args.dbUrl, max: 2 });
+  try {
+    const database = await openDatabase({ kind: 'postgres', url: args.dbUrl }, silentLogger);
+    await createTables(database.db);
+    await database.close();
+    const copy = async (table: string, columns: string[], rows: unknown[][]) => {
+      const client = await pool.connect();
+      try {
+        const stream = client.query(copyStreams.from(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
+        await streamPipeline(
+          Readable.from(
+            (function* () {
+              let buffer = '';
+              for (const row of rows) {
+                buffer += encodeCopyRow(row);
+                if (buffer.length >= 65_536) {
+                  yield buffer;
+                  buffer = '';
+                }
+              }
+              if (buffer) yield buffer;
+            })(),
+          ),
+          stream,
+        );
+      } finally {
+        client.release();
+      }
+    };
+    const start = performance.now();
+    await Promise.all([copy('events_raw', EVENT_COLUMNS, events), copy('events_rejected', REJECTED_COLUMNS, rejected)]);
+    const ms = performance.now() - start;
+    return { records: events.length + rejected.length, ms, recordsPerSec: rate(events.length + rejected.length, ms) };
+  } finally {
+    await pool.end();
+  }
+}
+
+export const endToEndTasks = { produce: produceTopic, pipeline: runPipeline, consumer, 'plain-copy': plainCopy };

@@ -1,0 +1,364 @@
+// The parent side of every scenario: runs each measured side in its own child process (harness.ts),
+// project and baseline in the same run, and turns the figures into ratios against the issue's targets.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
+import { runChild } from './harness.ts';
+import type { ScenarioResult } from './report.ts';
+import type { StoreResult } from './scenarios/checkpoints.ts';
+import type { PipelineResult } from './scenarios/end-to-end.ts';
+import type { ThroughputResult } from './scenarios/engine.ts';
+import type { PerBatchResult } from './scenarios/scale.ts';
+
+export interface Sizes {
+  engineRecords: number;
+  enginePerBatch: number;
+  e2eEvents: number;
+  e2ePerBatch: number;
+  recoveryBacklog: number;
+  checkpointIterations: number;
+  s3Iterations: number;
+  stateKeys: number;
+  stateBatches: number;
+  emptyBatches: number;
+  drainRecords: number;
+  drainPerBatch: number;
+}
+
+export const FULL: Sizes = {
+  engineRecords: 5_000_000,
+  enginePerBatch: 62_500,
+  e2eEvents: 2_000_000,
+  e2ePerBatch: 25_000,
+  recoveryBacklog: 1_000_000,
+  checkpointIterations: 200,
+  s3Iterations: 100,
+  stateKeys: 1_000_000,
+  stateBatches: 4,
+  emptyBatches: 100,
+  drainRecords: 10_000_000,
+  drainPerBatch: 50_000,
+};
+
+export const QUICK: Sizes = {
+  engineRecords: 1_000_000,
+  enginePerBatch: 12_500,
+  e2eEvents: 200_000,
+  e2ePerBatch: 2_500,
+  recoveryBacklog: 100_000,
+  checkpointIterations: 50,
+  s3Iterations: 30,
+  stateKeys: 200_000,
+  stateBatches: 4,
+  emptyBatches: 30,
+  drainRecords: 2_000_000,
+  drainPerBatch: 12_500,
+};
+
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+const k = (v: number) => (v >= 1e6 ? `${(v / 1e6).toFixed(2)}M` : v >= 1e3 ? `${(v / 1e3).toFixed(1)}k` : v.toFixed(0));
+const ms = (v: number) => `${v < 10 ? v.toFixed(2) : v.toFixed(0)} ms`;
+const tmp = () => mkdtempSync(join(tmpdir(), 'microbatch-bench-'));
+
+/** Scenario 1: engine vs hand-written loop over the same generated records. */
+export async function engineOverhead(s: Sizes): Promise<ScenarioResult> {
+  const args = { partitions: 8, records: s.engineRecords, perBatch: s.enginePerBatch };
+  const loop = await runChild<ThroughputResult>('loop', args);
+  const engine = await runChild<ThroughputResult>('engine', args);
+  if (engine.result.checksum !== loop.result.checksum) throw new Error(`engine and loop disagree: ${engine.result.checksum} vs ${loop.result.checksum} keys`);
+  const ratio = engine.result.recordsPerSec / loop.result.recordsPerSec;
+  return {
+    id: '1',
+    title: `engine overhead: ${k(s.engineRecords)} records, 8 partitions, map/filter/reduceByKey`,
+    project: `${k(engine.result.recordsPerSec)} rec/s`,
+    baseline: `${k(loop.result.recordsPerSec)} rec/s (hand-written loop)`,
+    ratio,
+    ratioOf: 'engine / loop',
+    target: '>= 0.5',
+    met: ratio >= 0.5,
+    peakRssMB: { project: engine.peakRssMB, baseline: loop.peakRssMB },
+    details: { args, engine, loop },
+  };
+}
+
+/** Shared by 2, 3 and 5: a topic filled by the sample's producer, databases per side, cleanup. */
+export class EndToEnd {
+  readonly brokers = (process.env.KAFKA_BROKERS ?? '').split(',').map((b) => b.replace(/^kafka:\/\//, ''));
+  readonly topic = `mbbench-${randomBytes(4).toString('hex')}`;
+  private readonly databases: string[] = [];
+  private readonly dirs: string[] = [];
+  private readonly admin = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 1 });
+  produced: { ms: number } | undefined;
+  results: Record<string, Awaited<ReturnType<typeof runChild<unknown>>>> = {};
+
+  constructor(readonly s: Sizes) {
+    this.admin.on('error', () => {});
+  }
+
+  async produce(): Promise<void> {
+    if (this.produced) return;
+    log(`producing ${k(this.s.e2eEvents)} sample events into ${this.topic}`);
+    this.produced = (await runChild<{ ms: number }>('produce', { brokers: this.brokers, topic: this.topic, events: this.s.e2eEvents, partitions: 8 }, { timeoutMs: 600_000 })).result;
+  }
+
+  /** A new, empty database on the shared server (never touching anyone else's). */
+  async database(side: string): Promise<string> {
+    const name = `mbbench_${randomBytes(4).toString('hex')}_${side.replaceAll('-', '_')}`;
+    await this.admin.query(`CREATE DATABASE ${name}`);
+    this.databases.push(name);
+    const url = new URL(process.env.DATABASE_URL!);
+    url.pathname = `/${name}`;
+    return url.toString();
+  }
+
+  dir(): string {
+    const d = tmp();
+    this.dirs.push(d);
+    return d;
+  }
+
+  async rows(dbUrl: string): Promise<{ raw: number; rejected: number }> {
+    const client = new pg.Client({ connectionString: dbUrl });
+    await client.connect();
+    try {
+      const raw = Number((await client.query('SELECT count(*) FROM events_raw')).rows[0].count);
+      const rejected = Number((await client.query('SELECT count(*) FROM events_rejected')).rows[0].count);
+      return { raw, rejected };
+    } finally {
+      await client.end();
+    }
+  }
+
+  async pipeline(mode: 'exactly-once' | 'at-least-once') {
+    const dbUrl = await this.database(mode);
+    const run = await runChild<PipelineResult>('pipeline', { mode, brokers: this.brokers, topic: this.topic, dbUrl, checkpointDir: this.dir(), perBatch: this.s.e2ePerBatch }, { timeoutMs: 600_000 });
+    const rows = await this.rows(dbUrl);
+    if (rows.raw + rows.rejected !== this.s.e2eEvents) throw new Error(`${mode}: ${rows.raw} + ${rows.rejected} rows stored, expected ${this.s.e2eEvents}`);
+    return { ...run, rows };
+  }
+
+  async close(): Promise<void> {
+    for (const name of this.databases) await this.admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch((e) => log(`drop ${name}: ${e}`));
+    await this.admin.end();
+    for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
+    if (this.produced) {
+      const admin = new Kafka({ clientId: 'bench', brokers: this.brokers, logLevel: logLevel.NOTHING }).admin();
+      await admin.connect();
+      await admin.deleteTopics({ topics: [this.topic] }).catch((e) => log(`delete topic: ${e}`));
+      await admin.disconnect();
+    }
+  }
+}
+
+type Run<R> = Awaited<ReturnType<typeof runChild<R>>>;
+type Rate = { records: number; ms: number; recordsPerSec: number };
+
+/** Scenarios 2 and 3: the sample pipeline exactly-once and at-least-once, a plain consumer, a plain COPY. */
+export async function endToEnd(e: EndToEnd): Promise<ScenarioResult[]> {
+  await e.produce();
+  const s = e.s;
+  log('scenario 2/3: plain kafkajs consumer');
+  const consumer = await runChild<Rate>('consumer', { brokers: e.brokers, topic: e.topic, total: s.e2eEvents });
+  log('scenario 2/3: plain COPY');
+  const copy = await runChild<Rate>('plain-copy', { dbUrl: await e.database('copy'), events: s.e2eEvents, partitions: 8 });
+  log('scenario 2/3: sample pipeline, exactly-once');
+  const exactly = await e.pipeline('exactly-once');
+  log('scenario 2/3: same pipeline, at-least-once');
+  const atLeast = await e.pipeline('at-least-once');
+  e.results.exactlyOnce = exactly;
+  const slower = Math.min(consumer.result.recordsPerSec, copy.result.recordsPerSec);
+  const ratio2 = exactly.result.recordsPerSec / slower;
+  const ratio3 = exactly.result.recordsPerSec / atLeast.result.recordsPerSec;
+  return [
+    {
+      id: '2',
+      title: `end-to-end exactly-once: ${k(s.e2eEvents)} sample events, Kafka (8 partitions) -> 4 Postgres tables`,
+      project: `${k(exactly.result.recordsPerSec)} ev/s`,
+      baseline: `kafkajs consumer ${k(consumer.result.recordsPerSec)} rec/s; plain COPY ${k(copy.result.recordsPerSec)} rows/s`,
+      ratio: ratio2,
+      ratioOf: 'pipeline / slower baseline',
+      target: '>= 0.7',
+      met: ratio2 >= 0.7,
+      peakRssMB: { project: exactly.peakRssMB, baseline: Math.max(consumer.peakRssMB, copy.peakRssMB) },
+      details: { produced: e.produced, exactlyOnce: exactly, consumer, copy },
+    },
+    {
+      id: '3',
+      title: 'cost of exactly-once: markers + fencing vs the same pipeline at-least-once',
+      project: `${k(exactly.result.recordsPerSec)} ev/s`,
+      baseline: `${k(atLeast.result.recordsPerSec)} ev/s (no markers, no fence)`,
+      ratio: ratio3,
+      ratioOf: 'exactly-once / at-least-once',
+      target: '>= 0.9',
+      met: ratio3 >= 0.9,
+      peakRssMB: { project: exactly.peakRssMB, baseline: atLeast.peakRssMB },
+      details: { exactlyOnce: exactly, atLeastOnce: atLeast },
+    },
+  ];
+}
+
+/** Scenario 5: SIGKILL with a backlog left, restart, time to the first completed batch and catch-up rate. */
+export async function recovery(e: EndToEnd): Promise<ScenarioResult> {
+  await e.produce();
+  const s = e.s;
+  const dbUrl = await e.database('recovery');
+  const args = { mode: 'exactly-once', brokers: e.brokers, topic: e.topic, dbUrl, checkpointDir: e.dir(), perBatch: s.e2ePerBatch };
+  const killAt = s.e2eEvents - s.recoveryBacklog;
+  log(`scenario 5: running the pipeline until ${k(killAt)} events are done, then SIGKILL`);
+  let doneAtKill = 0;
+  await runChild('pipeline', args, {
+    timeoutMs: 600_000,
+    expectSignal: 'SIGKILL',
+    onEvent: (event, child) => {
+      if (event.type === 'batch' && (event.records as number) >= killAt && doneAtKill === 0) {
+        doneAtKill = event.records as number;
+        child.kill('SIGKILL');
+      }
+    },
+  });
+  log('scenario 5: restarting');
+  let firstSeenMs = Number.NaN;
+  const spawned = performance.now();
+  const restart = await runChild<PipelineResult>('pipeline', args, {
+    timeoutMs: 600_000,
+    onEvent: (event) => {
+      if (event.type === 'batch' && Number.isNaN(firstSeenMs)) firstSeenMs = performance.now() - spawned;
+    },
+  });
+  const rows = await e.rows(dbUrl);
+  if (rows.raw + rows.rejected !== s.e2eEvents) throw new Error(`recovery: ${rows.raw} + ${rows.rejected} rows stored, expected ${s.e2eEvents}`);
+  // Baseline: a plain kafkajs consumer process from start to its first batch of messages.
+  const consumerFirst = await runChild<Rate & { firstBatchAtMs: number }>('consumer', { brokers: e.brokers, topic: e.topic, total: 1 });
+  const first = restart.result.firstBatchAtMs;
+  const catchUpMs = restart.result.ms - (first - restart.result.startCalledAtMs);
+  const catchUp = ((restart.result.records - 0) / Math.max(1, restart.result.ms)) * 1000;
+  const steady = e.results.exactlyOnce?.result as PipelineResult | undefined;
+  return {
+    id: '5',
+    title: `recovery: SIGKILL with ${k(s.e2eEvents - doneAtKill)} events of backlog, restart`,
+    project: `first batch ${ms(first)} after process start (parent saw ${ms(firstSeenMs)}); catch-up ${k(catchUp)} ev/s`,
+    baseline: `plain kafkajs consumer: first messages ${ms(consumerFirst.result.firstBatchAtMs)} after process start${steady ? `; uninterrupted pipeline ${k(steady.recordsPerSec)} ev/s` : ''}`,
+    ratio: consumerFirst.result.firstBatchAtMs / first,
+    ratioOf: 'consumer first batch / pipeline first batch',
+    target: 'first batch <= 2000 ms',
+    met: first <= 2000,
+    peakRssMB: { project: restart.peakRssMB, baseline: consumerFirst.peakRssMB },
+    details: { killedAfterRecords: doneAtKill, restart, consumerFirst, catchUpRecordsPerSec: catchUp, catchUpMs, rows },
+  };
+}
+
+/** Scenario 4: checkpoint latency and size per store, against the raw client. */
+export async function checkpoints(s: Sizes): Promise<ScenarioResult[]> {
+  const results: ScenarioResult[] = [];
+  const sizes = [];
+  for (const partitions of [64, 1024]) {
+    for (const recordsPerPartition of [10, 1000]) sizes.push((await runChild<{ partitions: number; records: number; bytes: number }>('checkpoint-size', { partitions, recordsPerPartition })).result);
+  }
+  const bytes = (p: number, r: number) => sizes.find((x) => x.partitions === p && x.records === p * r)!.bytes;
+  const byRecords = Math.max(bytes(64, 1000) / bytes(64, 10), bytes(1024, 1000) / bytes(1024, 10));
+  const byPartitions = bytes(1024, 1000) / bytes(64, 1000);
+  results.push({
+    id: '4-size',
+    title: 'checkpoint size from real engine runs: 64 / 1024 partitions, 100x more records',
+    project: sizes.map((x) => `${x.partitions}p ${k(x.records)} rec: ${k(x.bytes)} B`).join('; '),
+    baseline: 'size with 100x fewer records',
+    ratio: byRecords,
+    ratioOf: `size(100x records) / size; 16x partitions gives ${byPartitions.toFixed(1)}x`,
+    target: 'grows with partitions, not records (ratio < 1.2)',
+    met: byRecords < 1.2 && byPartitions > 4,
+    peakRssMB: { project: Number.NaN, baseline: Number.NaN },
+    details: { sizes },
+  });
+  for (const store of ['fs', 'redis', 's3'] as const) {
+    log(`scenario 4: ${store} checkpoint store`);
+    const iterations = store === 's3' ? s.s3Iterations : s.checkpointIterations;
+    const run = await runChild<StoreResult>('checkpoint-store', { store, partitions: [64, 1024], iterations }, { timeoutMs: 600_000 });
+    const limit = store === 's3' ? 50 : 10;
+    const worst = Math.max(...run.result.project.flatMap((r) => [r.write.p99, r.read.p99]));
+    const f = (r: { write: { p50: number; p99: number }; read: { p50: number; p99: number } }) => `w ${r.write.p50.toFixed(1)}/${r.write.p99.toFixed(1)}, r ${r.read.p50.toFixed(1)}/${r.read.p99.toFixed(1)}`;
+    const rawWorst = Math.max(...run.result.raw.flatMap((r) => [r.write.p99, r.read.p99]));
+    results.push({
+      id: `4-${store}`,
+      title: `checkpoint ${store}: p50/p99 ms (w = write, r = read)`,
+      project: run.result.project.map((r) => `${r.partitions}p ${k(r.bytes)} B: ${f(r)}`).join('; '),
+      baseline: run.result.raw.map((r) => `${r.partitions}p: ${f(r)}`).join('; ') + ' (raw client, same bytes)',
+      ratio: rawWorst / worst,
+      ratioOf: 'raw worst p99 / store worst p99',
+      target: `p99 < ${limit} ms`,
+      met: worst < limit,
+      peakRssMB: { project: run.peakRssMB, baseline: Number.NaN },
+      details: run,
+    });
+  }
+  return results;
+}
+
+/** Scenario 6: state of N keys. */
+export async function state(s: Sizes): Promise<ScenarioResult> {
+  const dir = tmp();
+  try {
+    const args = { keys: s.stateKeys, batches: s.stateBatches, dir };
+    const gc = { nodeArgs: ['--expose-gc'], timeoutMs: 600_000 };
+    const live = await runChild<{ keys: number; liveMB: number; baseRssMB: number; writeMs: number; readMs: number }>('state-live', args, gc);
+    const ingest = await runChild<{ keys: number; ingestMs: number; snapshotWriteMs: number; snapshotBytes: number; heapAfterMB: number }>('state-ingest', args, gc);
+    const restore = await runChild<{ keys: number; restoreMs: number; heapAfterMB: number }>('state-restore', args, gc);
+    if (ingest.result.keys !== s.stateKeys || restore.result.keys !== s.stateKeys) throw new Error(`state holds ${ingest.result.keys} / ${restore.result.keys} keys, expected ${s.stateKeys}`);
+    const peak = Math.max(ingest.peakRssMB, restore.peakRssMB);
+    // The process's own footprint (Node, tsx, modules) is not state: subtract the baseline child's RSS before it held anything.
+    const ratio = (peak - live.result.baseRssMB) / live.result.liveMB;
+    return {
+      id: '6',
+      title: `state: updateStateByKey over ${k(s.stateKeys)} keys (${s.stateBatches} batches, fs store)`,
+      project: `snapshot write ${ms(ingest.result.snapshotWriteMs)} (${k(ingest.result.snapshotBytes)} B), restore ${ms(restore.result.restoreMs)}, heap after ${Math.round(ingest.result.heapAfterMB)} MB`,
+      baseline: `live state ${Math.round(live.result.liveMB)} MB (plain Map); JSON lines write ${ms(live.result.writeMs)}, read ${ms(live.result.readMs)}`,
+      ratio,
+      ratioOf: `(peak RSS - ${Math.round(live.result.baseRssMB)} MB process base) / live state`,
+      target: '< 2',
+      met: ratio < 2,
+      peakRssMB: { project: peak, baseline: live.peakRssMB },
+      details: { args: { keys: s.stateKeys, batches: s.stateBatches }, live, ingest, restore },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Scenario 7: empty batches over 1000 partitions, and a large backlog drained under a per-partition cap. */
+export async function scale(s: Sizes): Promise<ScenarioResult[]> {
+  const args = { partitions: 1000, batches: s.emptyBatches };
+  const floor = await runChild<PerBatchResult>('empty-floor', args);
+  const empty = await runChild<PerBatchResult>('empty-batches', args);
+  const drainArgs = { partitions: 8, records: s.drainRecords, perBatch: s.drainPerBatch };
+  log(`scenario 7: draining ${k(s.drainRecords)} records`);
+  const loop = await runChild<ThroughputResult>('loop', drainArgs, { timeoutMs: 600_000 });
+  const drain = await runChild<ThroughputResult>('engine', drainArgs, { timeoutMs: 600_000 });
+  return [
+    {
+      id: '7a',
+      title: '1000 partitions, empty batches (fs checkpoint store)',
+      project: `${ms(empty.result.msPerBatch)} per batch (p99 ${ms(empty.result.p99Ms)})`,
+      baseline: `${ms(floor.result.msPerBatch)} (offsets + one checkpoint write, nothing else)`,
+      ratio: floor.result.msPerBatch / empty.result.msPerBatch,
+      ratioOf: 'floor / engine per batch',
+      target: '< 20 ms per batch',
+      met: empty.result.msPerBatch < 20,
+      peakRssMB: { project: empty.peakRssMB, baseline: floor.peakRssMB },
+      details: { args, empty, floor },
+    },
+    {
+      id: '7b',
+      title: `${k(s.drainRecords)}-record backlog, maxRecordsPerPartition ${k(s.drainPerBatch)}`,
+      project: `${k(drain.result.recordsPerSec)} rec/s, peak RSS ${Math.round(drain.peakRssMB)} MB`,
+      baseline: `${k(loop.result.recordsPerSec)} rec/s (hand-written loop)`,
+      ratio: drain.peakRssMB / 1024,
+      ratioOf: `peak RSS / 1 GB; speed ${(drain.result.recordsPerSec / loop.result.recordsPerSec).toFixed(2)}x the loop`,
+      target: 'peak RSS < 1 GB',
+      met: drain.peakRssMB < 1024,
+      peakRssMB: { project: drain.peakRssMB, baseline: loop.peakRssMB },
+      details: { args: drainArgs, drain, loop },
+    },
+  ];
+}
