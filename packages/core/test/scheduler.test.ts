@@ -10,6 +10,7 @@ import {
   isMicrobatchError,
   partitionCaps,
   type BatchInfo,
+  type Logger,
   type OutputOperationInfo,
 } from '../src/index.js';
 import { START, logOf, testContext, uniqueAppId } from './helpers.js';
@@ -84,6 +85,29 @@ describe('scheduler', () => {
     await second.ssc.start();
     await second.ssc.awaitTermination();
     expect(second.seen).toEqual([1, 2, 3]); // nothing skipped
+  });
+
+  it('sources, sinks and outputs log through child loggers that name them', async () => {
+    const bindings: Array<Record<string, unknown>> = [];
+    const recording = (own: Record<string, unknown>): Logger => ({
+      debug() {},
+      info() {},
+      warn() {},
+      error() {},
+      child: (more) => {
+        bindings.push({ ...own, ...more });
+        return recording({ ...own, ...more });
+      },
+    });
+    const ssc = testContext({ logger: recording({}) });
+    const inner = createMemoryLogSource(logOf([[1]]), { name: 'clicks' });
+    let sourceLogger: Logger | undefined;
+    ssc.source({ ...inner, async open(ctx) { sourceLogger = ctx.logger; } }).foreachBatch((_b, ctx) => ctx.logger.info('hi'), { name: 'out' });
+    await ssc.start();
+    await ssc.awaitTermination();
+    expect(sourceLogger).toBeDefined();
+    expect(bindings).toContainEqual({ component: 'source', source: 'clicks' });
+    expect(bindings).toContainEqual({ component: 'output', output: 'out' });
   });
 
   it('deterministic errors are not retried: the context stops after one attempt', async () => {

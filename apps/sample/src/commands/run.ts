@@ -1,4 +1,6 @@
 import { StreamingContext, createDefaultLogger, type BatchInfo, type Logger } from '@microbatch/core';
+import { createPrometheusMetrics } from '@microbatch/metrics';
+import { formatStatusLine, serveDashboard, type ServedDashboard } from '@microbatch/ui';
 import { assertShape, brokersFrom, checkpointFrom, helpText, parseFlags, shapeFlags, sinkFrom, sourceFlags, storeFlags, type FlagSpec } from '../options.js';
 import { buildPipeline, inputStream, type InputSpec } from '../pipeline.js';
 import { createTables, openCheckpointStore, openDatabase } from '../resources.js';
@@ -12,6 +14,7 @@ export const runFlags: FlagSpec[] = [
   { name: 'max-records-per-partition', kind: 'int', help: 'cap of records per partition per batch (default: none)' },
   { name: 'until-idle', kind: 'boolean', default: false, help: 'stop gracefully once a batch finds no new input' },
   { name: 'quiet', kind: 'boolean', default: false, help: 'no progress line per batch' },
+  { name: 'http-port', kind: 'int', help: 'serve the live dashboard and Prometheus /metrics on 127.0.0.1:<port> (0: any free port)' },
 ];
 
 export const runHelp = helpText('run', 'run the sample pipeline (Ctrl-C or SIGTERM stops gracefully)', runFlags);
@@ -68,16 +71,31 @@ export async function run(argv: readonly string[], write: (line: string) => void
     let batches = 0;
     let records = 0;
     const started = Date.now();
+    // On a terminal one status line is rewritten in place; piped output gets a line per batch.
+    const live = process.stdout.isTTY === true && !o.quiet;
     ssc.addListener({
       onStreamingStarted: (e) => write(`started app ${ssc.appId} (epoch ${e.epoch}), replaying ${e.replayBatches} batch(es) from the checkpoint`),
       onBatchCompleted: (info) => {
         batches++;
         records += info.numRecords;
-        if (!o.quiet) write(progressLine(info));
+        if (live) process.stdout.write(`\r\x1b[2K${formatStatusLine(info, { batchIntervalMs: ssc.batchIntervalMs })}`);
+        else if (!o.quiet) write(progressLine(info));
       },
     });
-    await ssc.start();
-    await ssc.awaitTermination();
+    let dashboard: ServedDashboard | undefined;
+    if (o['http-port'] !== undefined) {
+      const metrics = createPrometheusMetrics();
+      ssc.addListener(metrics.listener);
+      dashboard = await serveDashboard({ context: ssc, registry: metrics.registry, port: o['http-port'] as number });
+      write(`dashboard at ${dashboard.url} (Prometheus metrics at ${dashboard.url}metrics)`);
+    }
+    try {
+      await ssc.start();
+      await ssc.awaitTermination();
+    } finally {
+      if (live) write('');
+      await dashboard?.close();
+    }
     const seconds = (Date.now() - started) / 1000;
     write(`\ndone: ${batches} batches, ${records} records in ${seconds.toFixed(1)} s (${Math.round(records / Math.max(seconds, 0.001))} records/s)`);
     write(formatTotals(await readTotals(db)));

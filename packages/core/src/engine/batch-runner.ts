@@ -99,7 +99,7 @@ async function runOutputs(env: BatchRunnerEnv, generation: BatchGeneration): Pro
       outputName: operation.name,
       offsetRanges: record.ranges,
       signal: env.signal,
-      logger: env.logger,
+      logger: env.logger.child({ component: 'output', output: operation.name }),
     };
     const startTime = env.clock.now();
     const info = { batchTime: record.time, id: operation.id, name: operation.name, attempt, startTime };

@@ -381,10 +381,14 @@ export class StreamingContext {
   }
 
   private async openAll(epoch: number): Promise<void> {
-    const base = { appId: this.appId, logger: this.logger };
     const reportRejected = (event: RejectedRecords) => this.bus.emit('onRecordsRejected', event);
-    for (const source of this.graph.sources.values()) await source.open?.({ ...base, reportRejected });
-    for (const output of this.graph.outputs) await output.sink?.open?.({ ...base, epoch });
+    // Each source and sink logs under its own bindings, so a line says which one spoke.
+    for (const [name, source] of this.graph.sources) {
+      await source.open?.({ appId: this.appId, logger: this.logger.child({ component: 'source', source: name }), reportRejected });
+    }
+    for (const output of this.graph.outputs) {
+      await output.sink?.open?.({ appId: this.appId, epoch, logger: this.logger.child({ component: 'sink', output: output.name }) });
+    }
   }
 
   private async closeAll(): Promise<void> {
