@@ -19,6 +19,8 @@ export interface Sizes {
   e2eEvents: number;
   e2ePerBatch: number;
   recoveryBacklog: number;
+  /** Records per partition per batch in scenario 5: the replayed first batch has this size. */
+  recoveryPerBatch: number;
   checkpointIterations: number;
   s3Iterations: number;
   stateKeys: number;
@@ -34,6 +36,7 @@ export const FULL: Sizes = {
   e2eEvents: 2_000_000,
   e2ePerBatch: 25_000,
   recoveryBacklog: 1_000_000,
+  recoveryPerBatch: 6_250,
   checkpointIterations: 200,
   s3Iterations: 100,
   stateKeys: 1_000_000,
@@ -49,6 +52,7 @@ export const QUICK: Sizes = {
   e2eEvents: 200_000,
   e2ePerBatch: 2_500,
   recoveryBacklog: 100_000,
+  recoveryPerBatch: 2_500,
   checkpointIterations: 50,
   s3Iterations: 30,
   stateKeys: 200_000,
@@ -205,7 +209,7 @@ export async function recovery(e: EndToEnd): Promise<ScenarioResult> {
   await e.produce();
   const s = e.s;
   const dbUrl = await e.database('recovery');
-  const args = { mode: 'exactly-once', brokers: e.brokers, topic: e.topic, dbUrl, checkpointDir: e.dir(), perBatch: s.e2ePerBatch };
+  const args = { mode: 'exactly-once', brokers: e.brokers, topic: e.topic, dbUrl, checkpointDir: e.dir(), perBatch: s.recoveryPerBatch };
   const killAt = s.e2eEvents - s.recoveryBacklog;
   log(`scenario 5: running the pipeline until ${k(killAt)} events are done, then SIGKILL`);
   let doneAtKill = 0;
@@ -238,7 +242,7 @@ export async function recovery(e: EndToEnd): Promise<ScenarioResult> {
   const steady = e.results.exactlyOnce?.result as PipelineResult | undefined;
   return {
     id: '5',
-    title: `recovery: SIGKILL with ${k(s.e2eEvents - doneAtKill)} events of backlog, restart`,
+    title: `recovery: SIGKILL with ${k(s.e2eEvents - doneAtKill)} events of backlog, restart (batches of ${k(8 * s.recoveryPerBatch)})`,
     project: `first batch ${ms(first)} after process start (parent saw ${ms(firstSeenMs)}); catch-up ${k(catchUp)} ev/s`,
     baseline: `plain kafkajs consumer: first messages ${ms(consumerFirst.result.firstBatchAtMs)} after process start${steady ? `; uninterrupted pipeline ${k(steady.recordsPerSec)} ev/s` : ''}`,
     ratio: consumerFirst.result.firstBatchAtMs / first,
@@ -284,7 +288,10 @@ export async function checkpoints(s: Sizes): Promise<ScenarioResult[]> {
       id: `4-${store}`,
       title: `checkpoint ${store}: p50/p99 ms (w = write, r = read)`,
       project: run.result.project.map((r) => `${r.partitions}p ${k(r.bytes)} B: ${f(r)}`).join('; '),
-      baseline: run.result.raw.map((r) => `${r.partitions}p: ${f(r)}`).join('; ') + ' (raw client, same bytes)',
+      baseline:
+        run.result.raw.map((r) => `${r.partitions}p: ${f(r)}`).join('; ') +
+        ' (raw client, same bytes)' +
+        (run.result.requestsPerWrite ? `; store requests per write: ${Object.entries(run.result.requestsPerWrite).map(([c, n]) => `${c.replace('Command', '')} ${n}`).join(', ')}` : ''),
       ratio: rawWorst / worst,
       ratioOf: 'raw worst p99 / store worst p99',
       target: `p99 < ${limit} ms`,

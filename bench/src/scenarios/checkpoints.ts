@@ -35,6 +35,8 @@ export interface StoreResult {
   readonly store: StoreKind;
   readonly project: readonly CheckpointLatency[];
   readonly raw: readonly RawLatency[];
+  /** S3: requests per checkpoint write, by command (steady state, after retention kicks in). */
+  readonly requestsPerWrite?: Record<string, number>;
 }
 
 /** A raw client: put and get of opaque bytes under a key, the least any store must do. */
@@ -45,6 +47,8 @@ interface RawClient {
 
 interface Opened {
   readonly store: CheckpointStore;
+  /** S3 only: requests sent by the store, per command, since the last reset. */
+  readonly requests?: Record<string, number>;
   readonly raw: RawClient;
   close(): Promise<void>;
 }
@@ -101,10 +105,21 @@ async function openStore(kind: StoreKind): Promise<Opened> {
     put: async (key, bytes) => void (await client.send(new PutObjectCommand({ Bucket: bucket, Key: `raw/${key}`, Body: bytes }))),
     get: async (key) => (await client.send(new GetObjectCommand({ Bucket: bucket, Key: `raw/${key}` }))).Body!.transformToByteArray(),
   };
-  const store = createS3CheckpointStore({ bucket, endpoint, forcePathStyle: true, logger: silentLogger });
+  // The store gets its own client with a counting middleware: its latency is mostly round trips.
+  const requests: Record<string, number> = {};
+  const storeClient = new S3Client({ endpoint, forcePathStyle: true });
+  storeClient.middlewareStack.add(
+    (next, context) => async (input) => {
+      requests[context.commandName ?? '?'] = (requests[context.commandName ?? '?'] ?? 0) + 1;
+      return next(input);
+    },
+    { step: 'initialize' },
+  );
+  const store = createS3CheckpointStore({ bucket, client: storeClient, logger: silentLogger });
   return {
     store,
     raw,
+    requests,
     close: async () => {
       await store.close();
       let token: string | undefined;
@@ -115,6 +130,7 @@ async function openStore(kind: StoreKind): Promise<Opened> {
       } while (token);
       await client.send(new DeleteBucketCommand({ Bucket: bucket }));
       client.destroy();
+      storeClient.destroy();
     },
   };
 }
@@ -147,7 +163,16 @@ async function checkpointStore(args: StoreArgs): Promise<StoreResult> {
       raw.push(await rawLatency(opened.raw, partitions, args.iterations));
       project.push(await benchmarkCheckpointStore(opened.store, { partitions, iterations: args.iterations }));
     }
-    return { store: args.store, project, raw };
+    let requestsPerWrite: Record<string, number> | undefined;
+    if (opened.requests) {
+      const appId = `bench-count-${randomBytes(3).toString('hex')}`;
+      const epoch = await opened.store.acquireEpoch(appId);
+      for (let seq = 1; seq <= 15; seq++) await opened.store.write(benchCheckpoint(appId, epoch, seq, 64));
+      for (const key of Object.keys(opened.requests)) delete opened.requests[key];
+      for (let seq = 16; seq <= 25; seq++) await opened.store.write(benchCheckpoint(appId, epoch, seq, 64));
+      requestsPerWrite = Object.fromEntries(Object.entries(opened.requests).map(([k, v]) => [k, v / 10]));
+    }
+    return { store: args.store, project, raw, ...(requestsPerWrite ? { requestsPerWrite } : {}) };
   } finally {
     await opened.close();
   }
