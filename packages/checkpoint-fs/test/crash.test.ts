@@ -2,17 +2,19 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { isMicrobatchError } from '@microbatch/core';
-import { randomAppId, sampleCheckpoint } from '@microbatch/testkit';
+import { randomAppId, sampleCheckpoint, spawnTsChild, type TsChild } from '@microbatch/testkit';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createFsCheckpointStore } from '../src/index.js';
-import { spawnFsChild, type Child } from './support/child.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'microbatch-fs-crash-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const children: Child[] = [];
+const script = fileURLToPath(new URL('./support/fs-child.ts', import.meta.url));
+const packagesDir = fileURLToPath(new URL('../../', import.meta.url));
+const children: TsChild[] = [];
 const spawn = (...args: string[]) => {
-  const child = spawnFsChild(...args);
+  const child = spawnTsChild(script, args, { packagesDir });
   children.push(child);
   return child;
 };
@@ -35,6 +37,7 @@ describe('fs store under process crashes and races', () => {
         // Every checkpoint on disk decodes: nothing was skipped, and the newest is at least the last confirmed one.
         expect(latest?.skipped).toEqual([]);
         expect(latest!.checkpoint.seq).toBeGreaterThanOrEqual(confirmed);
+        expect(latest!.checkpoint.epoch).toBe(round);
         expect(Object.keys(latest!.checkpoint.sources.events!.offsets)).toHaveLength(20000);
         for (const name of await store.list(appId)) await store.read(appId, name);
       } finally {

@@ -371,7 +371,7 @@ export function checkpointStoreSuite(options: CheckpointStoreSuiteOptions): void
         }
 
         it('refuses to start from scratch when every checkpoint is corrupt', withStores(async (open) => {
-          const store = await open();
+          const store = await open({ logger: createRecordingLogger() });
           const appId = randomAppId();
           const epoch = await store.acquireEpoch(appId);
           const only = sampleCheckpoint(appId, { epoch, seq: 1, time: 1000 });

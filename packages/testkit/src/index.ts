@@ -4,3 +4,4 @@ export * from './crash.js';
 export * from './sink-suite.js';
 export * from './source-suite.js';
 export * from './checkpoint-store-bench.js';
+export * from './child-process.js';

@@ -14,7 +14,9 @@ switch (mode) {
   case 'write-loop': {
     // Large checkpoints so that a kill at a random moment often lands inside a write.
     const epoch = await store.acquireEpoch(appId);
-    for (let seq = 1; ; seq++) {
+    // Like the engine, go on from the recovered checkpoint: seq and batch time grow across restarts.
+    const start = ((await store.latest(appId))?.checkpoint.seq ?? 0) + 1;
+    for (let seq = start; ; seq++) {
       await store.write(sampleCheckpoint(appId, { epoch, seq, time: seq * 1000, partitions: Number(arg) }));
       say(`wrote ${seq}`);
     }
