@@ -59,6 +59,8 @@ export function runChild<R>(task: string, args: unknown, options: ChildOptions =
     }
   });
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    // BENCH_CHILD_STDERR=1 passes children's logs through (with BENCH_LOG_LEVEL=debug, say).
+    if (process.env.BENCH_CHILD_STDERR === '1') process.stderr.write(chunk);
     stderr = (stderr + chunk).slice(-8000);
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 300_000);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { runChild } from './harness.ts';
+import { runChild, type ChildResult } from './harness.ts';
 import type { ScenarioResult } from './report.ts';
 import type { StoreResult } from './scenarios/checkpoints.ts';
 import type { PipelineResult } from './scenarios/end-to-end.ts';
@@ -28,6 +28,8 @@ export interface Sizes {
   emptyBatches: number;
   drainRecords: number;
   drainPerBatch: number;
+  /** Rounds of the cheaper side-by-side scenarios (1, 2/3, 7a); the median is reported. */
+  rounds: number;
 }
 
 export const FULL: Sizes = {
@@ -44,6 +46,7 @@ export const FULL: Sizes = {
   emptyBatches: 100,
   drainRecords: 10_000_000,
   drainPerBatch: 50_000,
+  rounds: 3,
 };
 
 export const QUICK: Sizes = {
@@ -60,6 +63,7 @@ export const QUICK: Sizes = {
   emptyBatches: 30,
   drainRecords: 2_000_000,
   drainPerBatch: 12_500,
+  rounds: 1,
 };
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -67,11 +71,24 @@ const k = (v: number) => (v >= 1e6 ? `${(v / 1e6).toFixed(2)}M` : v >= 1e3 ? `${
 const ms = (v: number) => `${v < 10 ? v.toFixed(2) : v.toFixed(0)} ms`;
 const tmp = () => mkdtempSync(join(tmpdir(), 'microbatch-bench-'));
 
+/** The run whose `metric` is the median of the runs (rounds interleave project and baseline, so drift hits both). */
+function median<R>(runs: ChildResult<R>[], metric: (r: R) => number): ChildResult<R> & { rounds: number[]; maxPeakRssMB: number } {
+  const sorted = [...runs].sort((a, b) => metric(a.result) - metric(b.result));
+  const mid = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return { ...mid, rounds: runs.map((r) => metric(r.result)), maxPeakRssMB: Math.max(...runs.map((r) => r.peakRssMB)) };
+}
+
 /** Scenario 1: engine vs hand-written loop over the same generated records. */
 export async function engineOverhead(s: Sizes): Promise<ScenarioResult> {
   const args = { partitions: 8, records: s.engineRecords, perBatch: s.enginePerBatch };
-  const loop = await runChild<ThroughputResult>('loop', args);
-  const engine = await runChild<ThroughputResult>('engine', args);
+  const loops: ChildResult<ThroughputResult>[] = [];
+  const engines: ChildResult<ThroughputResult>[] = [];
+  for (let round = 0; round < s.rounds; round++) {
+    loops.push(await runChild<ThroughputResult>('loop', args));
+    engines.push(await runChild<ThroughputResult>('engine', args));
+  }
+  const loop = median(loops, (r) => r.recordsPerSec);
+  const engine = median(engines, (r) => r.recordsPerSec);
   if (engine.result.checksum !== loop.result.checksum) throw new Error(`engine and loop disagree: ${engine.result.checksum} vs ${loop.result.checksum} keys`);
   const ratio = engine.result.recordsPerSec / loop.result.recordsPerSec;
   return {
@@ -83,8 +100,8 @@ export async function engineOverhead(s: Sizes): Promise<ScenarioResult> {
     ratioOf: 'engine / loop',
     target: '>= 0.5',
     met: ratio >= 0.5,
-    peakRssMB: { project: engine.peakRssMB, baseline: loop.peakRssMB },
-    details: { args, engine, loop },
+    peakRssMB: { project: engine.maxPeakRssMB, baseline: loop.maxPeakRssMB },
+    details: { args, rounds: s.rounds, engine, loop },
   };
 }
 
@@ -124,6 +141,12 @@ export class EndToEnd {
     return d;
   }
 
+  async drop(dbUrl: string): Promise<void> {
+    const name = new URL(dbUrl).pathname.slice(1);
+    await this.admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    this.databases.splice(this.databases.indexOf(name), 1);
+  }
+
   async rows(dbUrl: string): Promise<{ raw: number; rejected: number }> {
     const client = new pg.Client({ connectionString: dbUrl });
     await client.connect();
@@ -141,7 +164,15 @@ export class EndToEnd {
     const run = await runChild<PipelineResult>('pipeline', { mode, brokers: this.brokers, topic: this.topic, dbUrl, checkpointDir: this.dir(), perBatch: this.s.e2ePerBatch }, { timeoutMs: 600_000 });
     const rows = await this.rows(dbUrl);
     if (rows.raw + rows.rejected !== this.s.e2eEvents) throw new Error(`${mode}: ${rows.raw} + ${rows.rejected} rows stored, expected ${this.s.e2eEvents}`);
+    await this.drop(dbUrl);
     return { ...run, rows };
+  }
+
+  async copy() {
+    const dbUrl = await this.database('copy');
+    const run = await runChild<Rate>('plain-copy', { dbUrl, events: this.s.e2eEvents, partitions: 8 });
+    await this.drop(dbUrl);
+    return run;
   }
 
   async close(): Promise<void> {
@@ -164,14 +195,19 @@ type Rate = { records: number; ms: number; recordsPerSec: number };
 export async function endToEnd(e: EndToEnd): Promise<ScenarioResult[]> {
   await e.produce();
   const s = e.s;
-  log('scenario 2/3: plain kafkajs consumer');
-  const consumer = await runChild<Rate>('consumer', { brokers: e.brokers, topic: e.topic, total: s.e2eEvents });
-  log('scenario 2/3: plain COPY');
-  const copy = await runChild<Rate>('plain-copy', { dbUrl: await e.database('copy'), events: s.e2eEvents, partitions: 8 });
-  log('scenario 2/3: sample pipeline, exactly-once');
-  const exactly = await e.pipeline('exactly-once');
-  log('scenario 2/3: same pipeline, at-least-once');
-  const atLeast = await e.pipeline('at-least-once');
+  const runs = { consumer: [] as ChildResult<Rate>[], copy: [] as ChildResult<Rate>[], exactly: [] as ChildResult<PipelineResult>[], atLeast: [] as ChildResult<PipelineResult>[] };
+  for (let round = 1; round <= s.rounds; round++) {
+    log(`scenario 2/3, round ${round}/${s.rounds}: plain kafkajs consumer, plain COPY, pipeline exactly-once, pipeline at-least-once`);
+    runs.consumer.push(await runChild<Rate>('consumer', { brokers: e.brokers, topic: e.topic, total: s.e2eEvents }));
+    runs.copy.push(await e.copy());
+    runs.exactly.push(await e.pipeline('exactly-once'));
+    runs.atLeast.push(await e.pipeline('at-least-once'));
+  }
+  const byRate = (r: Rate) => r.recordsPerSec;
+  const consumer = median(runs.consumer, byRate);
+  const copy = median(runs.copy, byRate);
+  const exactly = median(runs.exactly, byRate);
+  const atLeast = median(runs.atLeast, byRate);
   e.results.exactlyOnce = exactly;
   const slower = Math.min(consumer.result.recordsPerSec, copy.result.recordsPerSec);
   const ratio2 = exactly.result.recordsPerSec / slower;
@@ -186,8 +222,8 @@ export async function endToEnd(e: EndToEnd): Promise<ScenarioResult[]> {
       ratioOf: 'pipeline / slower baseline',
       target: '>= 0.7',
       met: ratio2 >= 0.7,
-      peakRssMB: { project: exactly.peakRssMB, baseline: Math.max(consumer.peakRssMB, copy.peakRssMB) },
-      details: { produced: e.produced, exactlyOnce: exactly, consumer, copy },
+      peakRssMB: { project: exactly.maxPeakRssMB, baseline: Math.max(consumer.maxPeakRssMB, copy.maxPeakRssMB) },
+      details: { produced: e.produced, rounds: s.rounds, exactlyOnce: exactly, consumer, copy },
     },
     {
       id: '3',
@@ -198,20 +234,19 @@ export async function endToEnd(e: EndToEnd): Promise<ScenarioResult[]> {
       ratioOf: 'exactly-once / at-least-once',
       target: '>= 0.9',
       met: ratio3 >= 0.9,
-      peakRssMB: { project: exactly.peakRssMB, baseline: atLeast.peakRssMB },
+      peakRssMB: { project: exactly.maxPeakRssMB, baseline: atLeast.maxPeakRssMB },
       details: { exactlyOnce: exactly, atLeastOnce: atLeast },
     },
   ];
 }
 
-/** Scenario 5: SIGKILL with a backlog left, restart, time to the first completed batch and catch-up rate. */
-export async function recovery(e: EndToEnd): Promise<ScenarioResult> {
-  await e.produce();
+/** One crash and restart of the sample pipeline; `checkpointIntervalMs` sets how often user_totals is snapshotted. */
+async function crashAndRestart(e: EndToEnd, checkpointIntervalMs?: number) {
   const s = e.s;
   const dbUrl = await e.database('recovery');
-  const args = { mode: 'exactly-once', brokers: e.brokers, topic: e.topic, dbUrl, checkpointDir: e.dir(), perBatch: s.recoveryPerBatch };
+  const args = { mode: 'exactly-once', brokers: e.brokers, topic: e.topic, dbUrl, checkpointDir: e.dir(), perBatch: s.recoveryPerBatch, ...(checkpointIntervalMs ? { checkpointIntervalMs } : {}) };
   const killAt = s.e2eEvents - s.recoveryBacklog;
-  log(`scenario 5: running the pipeline until ${k(killAt)} events are done, then SIGKILL`);
+  log(`scenario 5 (snapshot interval ${checkpointIntervalMs ?? 'default'}): running the pipeline until ${k(killAt)} events are done, then SIGKILL`);
   let doneAtKill = 0;
   await runChild('pipeline', args, {
     timeoutMs: 600_000,
@@ -234,30 +269,52 @@ export async function recovery(e: EndToEnd): Promise<ScenarioResult> {
   });
   const rows = await e.rows(dbUrl);
   if (rows.raw + rows.rejected !== s.e2eEvents) throw new Error(`recovery: ${rows.raw} + ${rows.rejected} rows stored, expected ${s.e2eEvents}`);
+  await e.drop(dbUrl);
+  const r = restart.result;
+  return {
+    killedAfterRecords: doneAtKill,
+    backlog: s.e2eEvents - doneAtKill,
+    restart,
+    firstSeenByParentMs: firstSeenMs,
+    // Process start -> start() called (modules, Postgres pool, tables), start() -> streaming (epoch, checkpoint,
+    // sources and sinks opened, state restored by replaying the batches since the last snapshot), first batch.
+    phases: { loadMs: r.startCalledAtMs, recoverMs: r.streamingStartedAtMs - r.startCalledAtMs, firstBatchMs: r.firstBatchAtMs - r.streamingStartedAtMs },
+    catchUpRecordsPerSec: (r.records / Math.max(1, r.ms)) * 1000,
+    rows,
+  };
+}
+
+/** Scenario 5: SIGKILL with a backlog left, restart, time to the first completed batch and catch-up rate. */
+export async function recovery(e: EndToEnd): Promise<ScenarioResult> {
+  await e.produce();
+  const s = e.s;
+  const asSample = await crashAndRestart(e);
+  const snapshotEveryBatch = await crashAndRestart(e, 1000);
   // Baseline: a plain kafkajs consumer process from start to its first batch of messages.
   const consumerFirst = await runChild<Rate & { firstBatchAtMs: number }>('consumer', { brokers: e.brokers, topic: e.topic, total: 1 });
-  const first = restart.result.firstBatchAtMs;
-  const catchUpMs = restart.result.ms - (first - restart.result.startCalledAtMs);
-  const catchUp = ((restart.result.records - 0) / Math.max(1, restart.result.ms)) * 1000;
+  const first = asSample.restart.result.firstBatchAtMs;
+  const p = asSample.phases;
   const steady = e.results.exactlyOnce?.result as PipelineResult | undefined;
   return {
     id: '5',
-    title: `recovery: SIGKILL with ${k(s.e2eEvents - doneAtKill)} events of backlog, restart (batches of ${k(8 * s.recoveryPerBatch)})`,
-    project: `first batch ${ms(first)} after process start (parent saw ${ms(firstSeenMs)}); catch-up ${k(catchUp)} ev/s`,
+    title: `recovery: SIGKILL with ${k(asSample.backlog)} events of backlog, restart (batches of ${k(8 * s.recoveryPerBatch)})`,
+    project:
+      `first batch ${ms(first)} after process start (load ${ms(p.loadMs)}, recovery ${ms(p.recoverMs)}, batch ${ms(p.firstBatchMs)}); catch-up ${k(asSample.catchUpRecordsPerSec)} ev/s; ` +
+      `with a state snapshot every batch: first batch ${ms(snapshotEveryBatch.restart.result.firstBatchAtMs)} (recovery ${ms(snapshotEveryBatch.phases.recoverMs)}), catch-up ${k(snapshotEveryBatch.catchUpRecordsPerSec)} ev/s`,
     baseline: `plain kafkajs consumer: first messages ${ms(consumerFirst.result.firstBatchAtMs)} after process start${steady ? `; uninterrupted pipeline ${k(steady.recordsPerSec)} ev/s` : ''}`,
     ratio: consumerFirst.result.firstBatchAtMs / first,
     ratioOf: 'consumer first batch / pipeline first batch',
     target: 'first batch <= 2000 ms',
     met: first <= 2000,
-    peakRssMB: { project: restart.peakRssMB, baseline: consumerFirst.peakRssMB },
-    details: { killedAfterRecords: doneAtKill, restart, consumerFirst, catchUpRecordsPerSec: catchUp, catchUpMs, rows },
+    peakRssMB: { project: Math.max(asSample.restart.peakRssMB, snapshotEveryBatch.restart.peakRssMB), baseline: consumerFirst.peakRssMB },
+    details: { asSample, snapshotEveryBatch, consumerFirst },
   };
 }
 
 /** Scenario 4: checkpoint latency and size per store, against the raw client. */
 export async function checkpoints(s: Sizes): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
-  const sizes = [];
+  const sizes: { partitions: number; records: number; bytes: number }[] = [];
   for (const partitions of [64, 1024]) {
     for (const recordsPerPartition of [10, 1000]) sizes.push((await runChild<{ partitions: number; records: number; bytes: number }>('checkpoint-size', { partitions, recordsPerPartition })).result);
   }
@@ -336,8 +393,14 @@ export async function state(s: Sizes): Promise<ScenarioResult> {
 /** Scenario 7: empty batches over 1000 partitions, and a large backlog drained under a per-partition cap. */
 export async function scale(s: Sizes): Promise<ScenarioResult[]> {
   const args = { partitions: 1000, batches: s.emptyBatches };
-  const floor = await runChild<PerBatchResult>('empty-floor', args);
-  const empty = await runChild<PerBatchResult>('empty-batches', args);
+  const floors: ChildResult<PerBatchResult>[] = [];
+  const empties: ChildResult<PerBatchResult>[] = [];
+  for (let round = 0; round < s.rounds; round++) {
+    floors.push(await runChild<PerBatchResult>('empty-floor', args));
+    empties.push(await runChild<PerBatchResult>('empty-batches', args));
+  }
+  const floor = median(floors, (r) => r.msPerBatch);
+  const empty = median(empties, (r) => r.msPerBatch);
   const drainArgs = { partitions: 8, records: s.drainRecords, perBatch: s.drainPerBatch };
   log(`scenario 7: draining ${k(s.drainRecords)} records`);
   const loop = await runChild<ThroughputResult>('loop', drainArgs, { timeoutMs: 600_000 });
@@ -352,7 +415,7 @@ export async function scale(s: Sizes): Promise<ScenarioResult[]> {
       ratioOf: 'floor / engine per batch',
       target: '< 20 ms per batch',
       met: empty.result.msPerBatch < 20,
-      peakRssMB: { project: empty.peakRssMB, baseline: floor.peakRssMB },
+      peakRssMB: { project: empty.maxPeakRssMB, baseline: floor.maxPeakRssMB },
       details: { args, empty, floor },
     },
     {

@@ -3,7 +3,7 @@
 // producer that fills the topic.
 import { Readable } from 'node:stream';
 import { pipeline as streamPipeline } from 'node:stream/promises';
-import { StreamingContext, createVirtualClock, silentLogger, type DStream } from '@microbatch/core';
+import { StreamingContext, createDefaultLogger, createVirtualClock, silentLogger, type DStream, type Logger } from '@microbatch/core';
 import { createFsCheckpointStore } from '@microbatch/checkpoint-fs';
 import { produce } from '@microbatch/sample/src/commands/produce.ts';
 import { classify, parseJson, type Classified } from '@microbatch/sample/src/events.ts';
@@ -42,6 +42,8 @@ export interface PipelineArgs {
   readonly dbUrl: string;
   readonly checkpointDir: string;
   readonly perBatch: number;
+  /** The context's checkpointIntervalMs (state snapshots); default: the engine's (10 batches here). */
+  readonly checkpointIntervalMs?: number;
 }
 
 export interface PipelineResult {
@@ -53,6 +55,9 @@ export interface PipelineResult {
   /** Since the process started (performance.timeOrigin): the first batch completed, and start() was called. */
   readonly firstBatchAtMs: number;
   readonly startCalledAtMs: number;
+  /** Since the process started: recovery done (onStreamingStarted), and the first batch began processing. */
+  readonly streamingStartedAtMs: number;
+  readonly firstBatchStartedAtMs: number;
   readonly replayedBatches: number;
 }
 
@@ -111,9 +116,13 @@ function rowsOf(records: readonly Classified[]): { events: unknown[][]; rejected
   return { events, rejected };
 }
 
+/** Silent, unless BENCH_LOG_LEVEL asks for the pipeline's logs (to see where a slow start spends its time). */
+const benchLogger = (): Logger => (process.env.BENCH_LOG_LEVEL ? createDefaultLogger({ app: 'bench' }, { level: process.env.BENCH_LOG_LEVEL as 'debug' }) : silentLogger);
+
 async function runPipeline(args: PipelineArgs): Promise<PipelineResult> {
-  const database = await openDatabase({ kind: 'postgres', url: args.dbUrl }, silentLogger);
-  const store = createFsCheckpointStore({ dir: args.checkpointDir, logger: silentLogger });
+  const logger = benchLogger();
+  const database = await openDatabase({ kind: 'postgres', url: args.dbUrl }, logger);
+  const store = createFsCheckpointStore({ dir: args.checkpointDir, logger });
   try {
     await createTables(database.db);
     const ssc = new StreamingContext({
@@ -123,9 +132,10 @@ async function runPipeline(args: PipelineArgs): Promise<PipelineResult> {
       // Batches back to back: the run measures throughput, not the interval.
       clock: createVirtualClock(Date.now() - (Date.now() % 1000)),
       maxRecordsPerPartition: args.perBatch,
+      ...(args.checkpointIntervalMs ? { checkpointIntervalMs: args.checkpointIntervalMs } : {}),
       stopWhenIdle: true,
       stopOnSignals: false,
-      logger: silentLogger,
+      logger,
     });
     const classified = inputStream(ssc, { kind: 'kafka', brokers: args.brokers, topic: args.topic });
     if (args.mode === 'exactly-once') buildPipeline(classified, database.db);
@@ -134,8 +144,17 @@ async function runPipeline(args: PipelineArgs): Promise<PipelineResult> {
     let batches = 0;
     let firstBatchAtMs = Number.NaN;
     let replayedBatches = 0;
+    let streamingStartedAtMs = Number.NaN;
+    let firstBatchStartedAtMs = Number.NaN;
     ssc.addListener({
-      onStreamingStarted: (e) => (replayedBatches = e.replayBatches),
+      onStreamingStarted: (e) => {
+        if (process.env.BENCH_LOG_LEVEL) process.stderr.write(`streaming started at ${performance.now().toFixed(0)} ms\n`);
+        replayedBatches = e.replayBatches;
+        streamingStartedAtMs = performance.now();
+      },
+      onBatchStarted: () => {
+        if (Number.isNaN(firstBatchStartedAtMs)) firstBatchStartedAtMs = performance.now();
+      },
       onBatchCompleted: (info) => {
         if (batches === 0) firstBatchAtMs = performance.now();
         batches++;
@@ -144,10 +163,11 @@ async function runPipeline(args: PipelineArgs): Promise<PipelineResult> {
       },
     });
     const startCalledAtMs = performance.now();
+    if (process.env.BENCH_LOG_LEVEL) process.stderr.write(`start() at ${startCalledAtMs.toFixed(0)} ms, time origin ${performance.timeOrigin}\n`);
     await ssc.start();
     await ssc.awaitTermination();
     const ms = performance.now() - startCalledAtMs;
-    return { records, batches, ms, recordsPerSec: rate(records, ms), firstBatchAtMs, startCalledAtMs, replayedBatches };
+    return { records, batches, ms, recordsPerSec: rate(records, ms), firstBatchAtMs, startCalledAtMs, streamingStartedAtMs, firstBatchStartedAtMs, replayedBatches };
   } finally {
     await store.close();
     await database.close();
