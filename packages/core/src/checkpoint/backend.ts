@@ -6,7 +6,10 @@
 export interface CheckpointBackend {
   /** Short driver name for logs and errors, e.g. "fs", "redis", "s3". */
   readonly kind: string;
-  /** Atomically increments the app's epoch and returns it; the first call for an app returns 1. */
+  /**
+   * Atomically takes a new epoch for the app and returns it: strictly greater than every epoch
+   * returned before for that app (not necessarily consecutive); the first is at least 1.
+   */
   acquireEpoch(appId: string): Promise<number>;
   /** The app's newest epoch, 0 if none was ever taken. */
   currentEpoch(appId: string): Promise<number>;
@@ -21,7 +24,13 @@ export interface CheckpointBackend {
   /** The bytes of a checkpoint, or undefined when it does not exist. */
   getCheckpoint(appId: string, name: string): Promise<Uint8Array | undefined>;
   deleteCheckpoint(appId: string, name: string): Promise<void>;
-  /** Writes a blob atomically, fenced like putCheckpoint. Blob keys may contain "/". */
+  /**
+   * Writes a blob atomically, fenced like putCheckpoint where the backend can check the epoch
+   * atomically with the write. Where it cannot (S3 has no multi-object condition), checking the
+   * epoch before and after the write is enough: blob keys start with the writer's epoch
+   * (`blobKey`), so a stale writer's blob can never replace a newer one, and it is unreferenced
+   * garbage at worst. Blob keys may contain "/".
+   */
   putBlob(appId: string, key: string, data: BlobData, epoch: number): Promise<void>;
   /** The blob's content, or undefined when it does not exist. */
   getBlob(appId: string, key: string): Promise<AsyncIterable<Uint8Array> | undefined>;

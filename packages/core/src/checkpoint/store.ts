@@ -1,5 +1,5 @@
 import type { Logger } from '../api/logger.js';
-import { silentLogger } from '../api/logger.js';
+import { createDefaultLogger } from '../api/logger.js';
 import { MicrobatchError, invalidOption, isMicrobatchError } from '../errors.js';
 import type { BlobData, CheckpointBackend } from './backend.js';
 import { decodeCheckpoint, encodeCheckpoint } from './codec.js';
@@ -36,7 +36,7 @@ export interface CheckpointStore {
 export interface CheckpointStoreOptions {
   /** How many newest checkpoints to keep per app. Default 10. */
   retain?: number;
-  /** Receives a warning for every corrupt checkpoint skipped. Default: silent. */
+  /** Receives a warning for every corrupt checkpoint skipped. Default: the default logger (warnings on stderr). */
   logger?: Logger;
 }
 
@@ -65,7 +65,8 @@ function epochOfBlobKey(key: string): number {
 export function createCheckpointStore(backend: CheckpointBackend, options: CheckpointStoreOptions = {}): CheckpointStore {
   const retain = options.retain ?? 10;
   if (!Number.isInteger(retain) || retain < 1) throw invalidOption('retain', 'must be an integer >= 1', retain);
-  const logger = options.logger ?? silentLogger;
+  // Skipped corrupt checkpoints must be reported, so the default is not silent.
+  const logger = options.logger ?? createDefaultLogger({ component: 'checkpoint-store', store: backend.kind });
   // Blob references of checkpoints this process has seen, so retention rarely re-reads them.
   const referencedBy = new Map<string, readonly string[]>();
   const collectedOnce = new Set<string>();
