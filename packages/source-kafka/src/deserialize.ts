@@ -18,16 +18,10 @@ export interface KafkaRecord<V> {
  * `onDeserializationError: "deadLetter"`: route it with `filter(isDeadLetter)` to a sink of its own,
  * so dead letters are written exactly once together with the batch that read them.
  */
-export interface KafkaDeadLetter {
+export interface KafkaDeadLetter extends RawKafkaRecord {
   readonly kind: 'deadLetter';
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: number;
-  readonly timestamp: number;
-  readonly key: Buffer | null;
-  /** The raw value as it is in the log. */
+  /** The raw value as it is in the log (inherited; repeated here for the docs). */
   readonly value: Buffer | null;
-  readonly headers: Readonly<Record<string, KafkaHeaderValue>>;
   /** Why deserialization failed (the deserializer's error message). */
   readonly error: string;
 }
