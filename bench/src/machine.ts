@@ -17,6 +17,8 @@ export interface Machine {
   /** 1-minute load average at the start and end of the run: other load on a shared machine. */
   readonly loadStart: number;
   loadEnd?: number;
+  /** Before the run started any service (only others' load). */
+  loadBeforeServices?: number;
 }
 
 /** Best effort: the version in the running broker's classpath (tools/services starts kafka-<version>). */

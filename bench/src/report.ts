@@ -37,7 +37,8 @@ export function markdownTable(run: RunResults): string {
     `Run ${run.date}, commit ${run.commit}, \`${run.command}\` (${run.mode}, ${Math.round(run.durationSec)} s).`,
     `Machine: ${m.cpus} x ${m.cpuModel}, ${m.memoryGB} GB RAM (${m.freeMemoryGB} GB free at start), Node ${m.node}, ` +
       `Kafka ${m.kafka}, PostgreSQL ${m.postgres}, Redis ${m.redis}, S3 ${m.s3}; ` +
-      `1-min load average ${m.loadStart.toFixed(2)} at start, ${m.loadEnd?.toFixed(2) ?? '?'} at end (other engineers' test suites share the machine).`,
+      `1-min load average ${m.loadBeforeServices?.toFixed(2) ?? '?'} before the run started its services, ${m.loadStart.toFixed(2)} once they were up, ${m.loadEnd?.toFixed(2) ?? '?'} at the end ` +
+      '(the machine is shared with other engineers running test suites; the run\'s own Kafka, PostgreSQL and children count in the later figures).',
     '',
     '| # | scenario | project | baseline | ratio | target | met | peak RSS MB (project / baseline) |',
     '| --- | --- | --- | --- | ---: | --- | --- | ---: |',
