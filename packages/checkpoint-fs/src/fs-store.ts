@@ -149,7 +149,7 @@ export function createFsCheckpointBackend(options: FsCheckpointStoreOptions): Ch
     listCheckpoints: guard('listCheckpoints', async (appId) => readdir(checkpointsDir(appId)).catch(emptyIfMissing<string>)),
     getCheckpoint: guard('getCheckpoint', async (appId, name: string) => {
       try {
-        return new Uint8Array(await readFile(join(checkpointsDir(appId), name)));
+        return await readFile(join(checkpointsDir(appId), name)); // a Buffer is a Uint8Array: no copy
       } catch (error) {
         if (hasCode(error, 'ENOENT')) return undefined;
         throw error;

@@ -152,15 +152,29 @@ export class Batch<T> {
     return this.derive(Array.from({ length: numPartitions }, (_, i) => ({ compute: async () => (await all())[i]!, ranges })));
   }
 
-  /** Folds values by key, keeping first-seen key order (deterministic for a deterministic input order). */
+  /**
+   * Folds values by key, keeping first-seen key order (deterministic for a deterministic input
+   * order): primitive keys first, then composite ones, as KeyedMap iterates.
+   */
   static groupWithin<K, V, A>(records: readonly (readonly [K, V])[], init: (v: V) => A, add: (acc: A, v: V) => A): Array<[K, A]> {
-    const groups = new KeyedMap<K, { acc: A }>();
+    // The hot path: a plain Map for primitive keys, without a wrapper object per key.
+    const primitives = new Map<K, A>();
+    let composites: KeyedMap<K, { acc: A }> | undefined;
     for (const [key, value] of records) {
-      const current = groups.get(key);
-      if (current) current.acc = add(current.acc, value);
-      else groups.set(key, { acc: init(value) });
+      if (typeof key === 'object' && key !== null) {
+        composites ??= new KeyedMap();
+        const current = composites.get(key);
+        if (current) current.acc = add(current.acc, value);
+        else composites.set(key, { acc: init(value) });
+        continue;
+      }
+      const current = primitives.get(key);
+      if (current !== undefined || primitives.has(key)) primitives.set(key, add(current as A, value));
+      else primitives.set(key, init(value));
     }
-    return [...groups.entries()].map(([key, { acc }]) => [key, acc]);
+    const out: Array<[K, A]> = [...primitives];
+    if (composites) for (const [key, { acc }] of composites.entries()) out.push([key, acc]);
+    return out;
   }
 
   private derive<U>(plans: PartitionPlan<U>[]): Batch<U> {

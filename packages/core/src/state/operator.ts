@@ -4,6 +4,10 @@ import { partitionOf } from '../hash.js';
 import { decodeSnapshot, encodeSnapshot, encodeStateEntry, jsonStateCodec, type StateCodec } from './codec.js';
 import { StateStore, type StateTransaction } from './state-store.js';
 
+function isPlainJsonScalar(value: unknown): boolean {
+  return typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
+}
+
 /** What the engine drives for every named stateful operator, once per batch, in graph order. */
 export interface StatefulOperator {
   readonly name: string;
@@ -49,8 +53,12 @@ export abstract class KeyedStateOperator<K, S> implements StatefulOperator {
   protected abstract change(generation: BatchGeneration, tx: StateTransaction<K, S>): Promise<boolean>;
 
   async prepare(generation: BatchGeneration): Promise<void> {
-    // Each changed value is encoded right away, so a value the codec cannot hold fails this batch.
-    const tx = this.store.begin((key, value) => void encodeStateEntry(this.codec, this.name, [key, value], key));
+    // Each changed value is encoded right away, so a value the codec cannot hold fails this batch;
+    // plain numbers, strings and booleans under the JSON codec need no trial.
+    const tx = this.store.begin((key, value) => {
+      if (this.codec === jsonStateCodec && isPlainJsonScalar(key) && isPlainJsonScalar(value)) return;
+      encodeStateEntry(this.codec, this.name, [key, value], key);
+    });
     if (await this.change(generation, tx)) this.transactions.set(generation, tx);
   }
 

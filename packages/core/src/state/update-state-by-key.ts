@@ -26,7 +26,8 @@ export class UpdateStateByKey<K, V, S> extends KeyedStateOperator<K, S> {
       if (values) values.push(value);
       else grouped.set(key, [value]);
     }
-    for (const [key, state] of [...this.store.entries()]) this.apply(tx, key, grouped.get(key) ?? [], state);
+    // The transaction never writes to the store, so the store can be walked without a copy.
+    for (const [key, state] of this.store.entries()) this.apply(tx, key, grouped.get(key) ?? [], state);
     for (const [key, values] of grouped.entries()) if (!this.store.has(key)) this.apply(tx, key, values, undefined);
     return true;
   }
@@ -40,6 +41,6 @@ export class UpdateStateByKey<K, V, S> extends KeyedStateOperator<K, S> {
   private apply(tx: StateTransaction<K, S>, key: K, values: V[], state: S | undefined): void {
     const next = this.update(values, state);
     if (next === undefined) tx.delete(key);
-    else tx.set(key, next);
+    else if (next !== state) tx.set(key, next); // an unchanged key is not staged
   }
 }
