@@ -288,8 +288,10 @@ async function crashAndRestart(e: EndToEnd, checkpointIntervalMs?: number) {
 export async function recovery(e: EndToEnd): Promise<ScenarioResult> {
   await e.produce();
   const s = e.s;
-  const asSample = await crashAndRestart(e);
-  const snapshotEveryBatch = await crashAndRestart(e, 1000);
+  // microbatch-sample run snapshots its state every batch (batch interval 1000 ms here); the
+  // engine's default interval (10 batches) is measured too, for comparison.
+  const asSample = await crashAndRestart(e, 1000);
+  const engineDefault = await crashAndRestart(e);
   // Baseline: a plain kafkajs consumer process from start to its first batch of messages.
   const consumerFirst = await runChild<Rate & { firstBatchAtMs: number }>('consumer', { brokers: e.brokers, topic: e.topic, total: 1 });
   const first = asSample.restart.result.firstBatchAtMs;
@@ -300,14 +302,14 @@ export async function recovery(e: EndToEnd): Promise<ScenarioResult> {
     title: `recovery: SIGKILL with ${k(asSample.backlog)} events of backlog, restart (batches of ${k(8 * s.recoveryPerBatch)})`,
     project:
       `first batch ${ms(first)} after process start (load ${ms(p.loadMs)}, recovery ${ms(p.recoverMs)}, batch ${ms(p.firstBatchMs)}); catch-up ${k(asSample.catchUpRecordsPerSec)} ev/s; ` +
-      `with a state snapshot every batch: first batch ${ms(snapshotEveryBatch.restart.result.firstBatchAtMs)} (recovery ${ms(snapshotEveryBatch.phases.recoverMs)}), catch-up ${k(snapshotEveryBatch.catchUpRecordsPerSec)} ev/s`,
+      `with the engine's default snapshot interval (10 batches): first batch ${ms(engineDefault.restart.result.firstBatchAtMs)} (recovery ${ms(engineDefault.phases.recoverMs)}), catch-up ${k(engineDefault.catchUpRecordsPerSec)} ev/s`,
     baseline: `plain kafkajs consumer: first messages ${ms(consumerFirst.result.firstBatchAtMs)} after process start${steady ? `; uninterrupted pipeline ${k(steady.recordsPerSec)} ev/s` : ''}`,
     ratio: consumerFirst.result.firstBatchAtMs / first,
     ratioOf: 'consumer first batch / pipeline first batch',
     target: 'first batch <= 2000 ms',
     met: first <= 2000,
-    peakRssMB: { project: Math.max(asSample.restart.peakRssMB, snapshotEveryBatch.restart.peakRssMB), baseline: consumerFirst.peakRssMB },
-    details: { asSample, snapshotEveryBatch, consumerFirst },
+    peakRssMB: { project: Math.max(asSample.restart.peakRssMB, engineDefault.restart.peakRssMB), baseline: consumerFirst.peakRssMB },
+    details: { asSample, engineDefault, consumerFirst },
   };
 }
 
