@@ -66,6 +66,11 @@ export function buildPipeline(classified: DStream<Classified>, db: Database, hoo
     }),
   );
 
+  userTotals(classified, db);
+}
+
+/** user_totals: running totals per user kept by updateStateByKey, written as absolute values by the idempotent upsert sink. */
+export function userTotals(classified: DStream<Classified>, db: Database): void {
   classified
     .flatMap((c) => (c.kind === 'event' ? [c.event] : []))
     .map((e: PageEvent): [string, [number, number]] => [e.user, [1, e.amount]])
@@ -89,7 +94,8 @@ export function buildPipeline(classified: DStream<Classified>, db: Database, hoo
     );
 }
 
-async function writeEvents(tx: SqlTransaction, records: readonly Classified[]): Promise<void> {
+/** Writes one partition's events, rejections and page-view increments in the given transaction. */
+export async function writeEvents(tx: SqlTransaction, records: readonly Classified[]): Promise<void> {
   const events: unknown[][] = [];
   const rejected: unknown[][] = [];
   const views = new Map<string, { page: string; minute: number; n: number }>();

@@ -8,10 +8,9 @@ import { createFsCheckpointStore } from '@microbatch/checkpoint-fs';
 import { produce } from '@microbatch/sample/src/commands/produce.ts';
 import { classify, parseJson, type Classified } from '@microbatch/sample/src/events.ts';
 import { rawRecord, recordsInPartition } from '@microbatch/sample/src/generate.ts';
-import { buildPipeline, inputStream } from '@microbatch/sample/src/pipeline.ts';
+import { buildPipeline, inputStream, userTotals, writeEvents } from '@microbatch/sample/src/pipeline.ts';
 import { createTables, openDatabase } from '@microbatch/sample/src/resources.ts';
-import { appendRows, encodeCopyRow, type Database, type SqlTransaction } from '@microbatch/sink-postgres';
-import { postgresUpsert, upsertSink } from '@microbatch/sink-upsert';
+import { encodeCopyRow, type Database } from '@microbatch/sink-postgres';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
@@ -62,44 +61,13 @@ export interface PipelineResult {
 }
 
 /**
- * The at-least-once variant for scenario 3: the same rows, same statements, one plain transaction per
- * partition (a COPY needs one connection) — but no fence check and no commit marker, so a replay
- * writes again. user_totals keeps the sample's upsert sink (absolute values, no markers already).
- * Mirrors writeEvents of apps/sample/src/pipeline.ts, which the sample does not export.
+ * The at-least-once variant for scenario 3: the same rows and statements as the sample (its own
+ * writeEvents and userTotals), in one plain transaction per partition, but with no fence check and
+ * no commit marker, so a replay writes again.
  */
 function buildAtLeastOnce(classified: DStream<Classified>, db: Database): void {
   classified.foreachBatch(async (batch) => batch.foreachPartition(async (records) => db.transaction((tx) => writeEvents(tx, records))), { name: 'events' });
-  classified
-    .flatMap((c) => (c.kind === 'event' ? [c.event] : []))
-    .map((e): [string, [number, number]] => [e.user, [1, e.amount]])
-    .updateStateByKey<string, [number, number], [number, number]>((values, total) => values.reduce(([n, a], [dn, da]) => [n + dn, a + da], total ?? [0, 0]), {
-      name: 'user-totals',
-    })
-    .transform((batch, batchTime) => batch.map(([user_id, [events, amount]]) => ({ user_id, events, amount, batch_time: batchTime })))
-    .to(upsertSink({ name: 'user-totals', target: postgresUpsert({ pool: db, table: 'user_totals', keys: ['user_id'], columns: ['user_id', 'events', 'amount', 'batch_time'], onlyIfNotOlder: 'batch_time' }) }));
-}
-
-async function writeEvents(tx: SqlTransaction, records: readonly Classified[]): Promise<void> {
-  const { events, rejected } = rowsOf(records);
-  const views = new Map<string, { page: string; minute: number; n: number }>();
-  for (const c of records) {
-    if (c.kind !== 'event') continue;
-    const minute = Math.floor(c.event.ts / 60_000);
-    const key = `${c.event.page}\u0000${minute}`;
-    const v = views.get(key);
-    if (v) v.n++;
-    else views.set(key, { page: c.event.page, minute, n: 1 });
-  }
-  if (events.length > 0) await appendRows(tx, events, { table: 'events_raw', columns: EVENT_COLUMNS });
-  if (rejected.length > 0) await appendRows(tx, rejected, { table: 'events_rejected', columns: REJECTED_COLUMNS });
-  if (views.size > 0) {
-    const rows = [...views.values()].sort((a, b) => (a.page < b.page ? -1 : a.page > b.page ? 1 : a.minute - b.minute));
-    await tx.query(
-      `INSERT INTO page_views (page, minute, views) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])
-       ON CONFLICT (page, minute) DO UPDATE SET views = page_views.views + EXCLUDED.views`,
-      [rows.map((r) => r.page), rows.map((r) => r.minute), rows.map((r) => r.n)],
-    );
-  }
+  userTotals(classified, db);
 }
 
 const EVENT_COLUMNS = ['event_id', 'user_id', 'page', 'amount', 'ts', 'source_partition', 'source_offset'];
