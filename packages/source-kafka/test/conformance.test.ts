@@ -1,20 +1,12 @@
 import { sourceSuite } from '@microbatch/testkit';
 import type { Admin, Producer } from 'kafkajs';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { createKafkaSource, type KafkaRecord } from '../src/index.js';
-import { brokers, createTopic, produce, testKafka, topicName } from './helpers.js';
+import { brokers, connectClients, createTopic, produce, topicName } from './helpers.js';
 
 let admin: Admin;
 let producer: Producer;
-beforeAll(async () => {
-  const kafka = testKafka();
-  admin = kafka.admin();
-  producer = kafka.producer();
-  await Promise.all([admin.connect(), producer.connect()]);
-});
-afterAll(async () => {
-  await Promise.all([admin?.disconnect(), producer?.disconnect()]);
-});
+connectClients((clients) => ({ admin, producer } = clients));
 
 for (const subscription of ['topics', 'topicPattern'] as const) {
   sourceSuite<KafkaRecord<string | null>>({

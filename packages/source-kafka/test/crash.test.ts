@@ -7,23 +7,15 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Admin, Producer } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { brokers, createTopic, testKafka, topicName } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { brokers, connectClients, createTopic, topicName } from './helpers.js';
 
 const tsx = createRequire(import.meta.url).resolve('tsx');
 const child = fileURLToPath(new URL('./fixtures/pipeline-child.ts', import.meta.url));
 
 let admin: Admin;
 let producer: Producer;
-beforeAll(async () => {
-  const kafka = testKafka();
-  admin = kafka.admin();
-  producer = kafka.producer();
-  await Promise.all([admin.connect(), producer.connect()]);
-});
-afterAll(async () => {
-  await Promise.all([admin?.disconnect(), producer?.disconnect()]);
-});
+connectClients((clients) => ({ admin, producer } = clients));
 
 /** Starts the pipeline process; `lines` collects its stdout. */
 function run(args: string[]) {

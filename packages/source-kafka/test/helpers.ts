@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createDefaultLogger, silentLogger, type ReadContext } from '@microbatch/core';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 
 export function brokers(): string[] {
   return inject('kafkaBrokers')
@@ -38,3 +38,17 @@ export function readContext(signal: AbortSignal = new AbortController().signal):
 
 // MB_TEST_LOG=1 shows the source's warnings (retries, kafkajs errors) on stderr.
 export const openContext = { appId: 'source-kafka-test', logger: process.env.MB_TEST_LOG ? createDefaultLogger() : silentLogger };
+
+/** Connects an admin and a producer for the whole test file (vitest hooks) and hands them over. */
+export function connectClients(receive: (clients: { admin: Admin; producer: Producer }) => void): void {
+  let clients: { admin: Admin; producer: Producer } | undefined;
+  beforeAll(async () => {
+    const kafka = testKafka();
+    clients = { admin: kafka.admin(), producer: kafka.producer() };
+    await Promise.all([clients.admin.connect(), clients.producer.connect()]);
+    receive(clients);
+  });
+  afterAll(async () => {
+    await Promise.all([clients?.admin.disconnect(), clients?.producer.disconnect()]);
+  });
+}

@@ -1,19 +1,11 @@
 import type { Admin, Producer } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createKafkaSource } from '../src/index.js';
-import { brokers, createTopic, openContext, produce, readContext, testKafka, topicName } from './helpers.js';
+import { brokers, connectClients, createTopic, openContext, produce, readContext, testKafka, topicName } from './helpers.js';
 
 let admin: Admin;
 let producer: Producer;
-beforeAll(async () => {
-  const kafka = testKafka();
-  admin = kafka.admin();
-  producer = kafka.producer();
-  await Promise.all([admin.connect(), producer.connect()]);
-});
-afterAll(async () => {
-  await Promise.all([admin?.disconnect(), producer?.disconnect()]);
-});
+connectClients((clients) => ({ admin, producer } = clients));
 
 describe('subscriptions and discovery', () => {
   it('a partition added mid-run is discovered, starts at earliest and is read by the running source', async () => {

@@ -1,20 +1,12 @@
 import { isMicrobatchError, silentLogger, type Logger, type MicrobatchError } from '@microbatch/core';
 import type { Admin, Producer } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createKafkaSource, isDeadLetter, isKafkaRecord, json, type KafkaSource } from '../src/index.js';
-import { brokers, createTopic, openContext, produce, readContext, testKafka, topicName } from './helpers.js';
+import { brokers, connectClients, createTopic, openContext, produce, readContext, topicName } from './helpers.js';
 
 let admin: Admin;
 let producer: Producer;
-beforeAll(async () => {
-  const kafka = testKafka();
-  admin = kafka.admin();
-  producer = kafka.producer();
-  await Promise.all([admin.connect(), producer.connect()]);
-});
-afterAll(async () => {
-  await Promise.all([admin?.disconnect(), producer?.disconnect()]);
-});
+connectClients((clients) => ({ admin, producer } = clients));
 
 /** A logger that keeps its warnings, to check what a policy logged. */
 function capturingLogger() {
