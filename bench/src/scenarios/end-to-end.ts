@@ -10,7 +10,7 @@ import { classify, parseJson, type Classified } from '@microbatch/sample/src/eve
 import { rawRecord, recordsInPartition } from '@microbatch/sample/src/generate.ts';
 import { buildPipeline, inputStream, userTotals, writeEvents } from '@microbatch/sample/src/pipeline.ts';
 import { createTables, openDatabase } from '@microbatch/sample/src/resources.ts';
-import { encodeCopyRow, type Database } from '@microbatch/sink-postgres';
+import { encodeCopyChunks, type Database } from '@microbatch/sink-postgres';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
@@ -200,19 +200,7 @@ async function plainCopy(args: CopyArgs): Promise<{ records: number; ms: number;
       try {
         const stream = client.query(copyStreams.from(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
         await streamPipeline(
-          Readable.from(
-            (function* () {
-              let buffer = '';
-              for (const row of rows) {
-                buffer += encodeCopyRow(row);
-                if (buffer.length >= 65_536) {
-                  yield buffer;
-                  buffer = '';
-                }
-              }
-              if (buffer) yield buffer;
-            })(),
-          ),
+          Readable.from(encodeCopyChunks(rows, (row) => row)),
           stream,
         );
       } finally {

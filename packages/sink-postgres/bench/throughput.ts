@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { Batch, silentLogger } from '@microbatch/core';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import { appendRows, encodeCopyRow, postgresSink } from '../src/index.js';
+import { appendRows, encodeCopyChunks, postgresSink } from '../src/index.js';
 
 const [rowsArg, partitionsArg, batchesArg, roundsArg] = process.argv.slice(2);
 const ROUNDS = Number(roundsArg ?? 3);
@@ -47,19 +47,7 @@ async function plainCopy(part: readonly Row[] = rows): Promise<void> {
   try {
     const stream = client.query(copyStreams.from(`COPY ${table} (k, v, payload) FROM STDIN`));
     await pipeline(
-      Readable.from(
-        (function* () {
-          let buffer = '';
-          for (const r of part) {
-            buffer += encodeCopyRow([r.k, r.v, r.payload]);
-            if (buffer.length >= 65_536) {
-              yield buffer;
-              buffer = '';
-            }
-          }
-          if (buffer) yield buffer;
-        })(),
-      ),
+      Readable.from(encodeCopyChunks(part, (r) => [r.k, r.v, r.payload])),
       stream,
     );
   } finally {

@@ -1,6 +1,6 @@
 import { MicrobatchError } from '@microbatch/core';
 import type { SqlTransaction } from './db.js';
-import { MAX_BIND_PARAMETERS, encodeCopyRow, quoteIdent, quoteTable, toPgText } from './sql.js';
+import { MAX_BIND_PARAMETERS, encodeCopyChunks, quoteIdent, quoteTable, toPgText } from './sql.js';
 
 /** A row as an object keyed by column name, or as values in `columns` order. */
 export type Row = Readonly<Record<string, unknown>> | readonly unknown[];
@@ -33,7 +33,7 @@ export async function appendRows(tx: SqlTransaction, rows: readonly Row[], optio
   const values = (row: Row): readonly unknown[] => (Array.isArray(row) ? row : columns.map((c) => (row as Record<string, unknown>)[c]));
   const target = `${quoteTable(options.table)} (${columns.map(quoteIdent).join(', ')})`;
   const json = new Set((options.jsonColumns ?? []).map((c) => columns.indexOf(c)));
-  if ((options.method ?? 'copy') === 'copy') return tx.copyFrom(target, copyChunks(rows, values, json));
+  if ((options.method ?? 'copy') === 'copy') return tx.copyFrom(target, encodeCopyChunks(rows, values, json));
   const size = insertChunkSize(columns.length);
   let written = 0;
   for (let start = 0; start < rows.length; start += size) {
@@ -53,15 +53,3 @@ export async function appendRows(tx: SqlTransaction, rows: readonly Row[], optio
   return written;
 }
 
-/** COPY data in ~64 KiB strings: few stream writes, bounded memory. */
-function* copyChunks(rows: readonly Row[], values: (row: Row) => readonly unknown[], json: ReadonlySet<number>): Generator<string> {
-  let buffer = '';
-  for (const row of rows) {
-    buffer += encodeCopyRow(values(row), json);
-    if (buffer.length >= 65_536) {
-      yield buffer;
-      buffer = '';
-    }
-  }
-  if (buffer) yield buffer;
-}

@@ -17,4 +17,4 @@ export { migrationSql, sinkTables, ensureTables, type SchemaOptions, type SinkTa
 export { readCommittedOffsets, withCommittedOffsets, resetEpochs, type CommittedOffsets, type CommittedOffsetsOptions } from './offsets.js';
 export { withRetry, type RetryOptions } from './retry.js';
 export { isRetryable, isConstraintViolation, sinkError } from './errors.js';
-export { quoteIdent, quoteTable, toPgText, encodeCopyRow, MAX_BIND_PARAMETERS } from './sql.js';
+export { quoteIdent, quoteTable, toPgText, encodeCopyRow, encodeCopyChunks, MAX_BIND_PARAMETERS } from './sql.js';

@@ -55,3 +55,23 @@ export function encodeCopyRow(values: readonly unknown[], jsonColumns?: Readonly
 
 /** PostgreSQL's hard limit on bind parameters in one statement. */
 export const MAX_BIND_PARAMETERS = 65_535;
+
+/**
+ * COPY text for `rows` in ~64 KiB strings of whole lines: few stream writes, bounded memory.
+ * Feed it to `SqlTransaction.copyFrom` or to a pg-copy-streams stream.
+ */
+export function* encodeCopyChunks<T>(
+  rows: Iterable<T>,
+  values: (row: T) => readonly unknown[],
+  jsonColumns?: ReadonlySet<number>,
+): Generator<string> {
+  let buffer = '';
+  for (const row of rows) {
+    buffer += encodeCopyRow(values(row), jsonColumns);
+    if (buffer.length >= 65_536) {
+      yield buffer;
+      buffer = '';
+    }
+  }
+  if (buffer) yield buffer;
+}
