@@ -9,22 +9,14 @@ import {
 } from '@microbatch/core';
 import { createCrashSwitch, createMemorySinkData, createMemoryTransactionalSink, type CrashSwitch, type MemorySinkData } from '@microbatch/testkit';
 import type { Admin, Kafka, Producer } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createKafkaSource } from '../src/index.js';
-import { brokers, createTopic, testKafka, topicName } from './helpers.js';
+import { brokers, connectClients, createTopic, topicName } from './helpers.js';
 
 let kafka: Kafka;
 let admin: Admin;
 let producer: Producer;
-beforeAll(async () => {
-  kafka = testKafka();
-  admin = kafka.admin();
-  producer = kafka.producer();
-  await Promise.all([admin.connect(), producer.connect()]);
-});
-afterAll(async () => {
-  await Promise.all([admin?.disconnect(), producer?.disconnect()]);
-});
+connectClients((clients) => ({ kafka, admin, producer } = clients));
 
 interface World {
   appId: string;

@@ -39,12 +39,12 @@ export function readContext(signal: AbortSignal = new AbortController().signal):
 // MB_TEST_LOG=1 shows the source's warnings (retries, kafkajs errors) on stderr.
 export const openContext = { appId: 'source-kafka-test', logger: process.env.MB_TEST_LOG ? createDefaultLogger() : silentLogger };
 
-/** Connects an admin and a producer for the whole test file (vitest hooks) and hands them over. */
-export function connectClients(receive: (clients: { admin: Admin; producer: Producer }) => void): void {
-  let clients: { admin: Admin; producer: Producer } | undefined;
+/** Connects an admin and a producer for the whole test file (vitest hooks) and hands them over, with their Kafka client. */
+export function connectClients(receive: (clients: { kafka: Kafka; admin: Admin; producer: Producer }) => void): void {
+  let clients: { kafka: Kafka; admin: Admin; producer: Producer } | undefined;
   beforeAll(async () => {
     const kafka = testKafka();
-    clients = { admin: kafka.admin(), producer: kafka.producer() };
+    clients = { kafka, admin: kafka.admin(), producer: kafka.producer() };
     await Promise.all([clients.admin.connect(), clients.producer.connect()]);
     receive(clients);
   });

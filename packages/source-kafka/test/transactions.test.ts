@@ -1,21 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Kafka, Producer } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createKafkaSource, type KafkaRecord } from '../src/index.js';
-import { brokers, createTopic, openContext, produce, readContext, testKafka, topicName } from './helpers.js';
+import { brokers, connectClients, createTopic, openContext, produce, readContext, topicName } from './helpers.js';
 
 let kafka: Kafka;
 let admin: Admin;
 let producer: Producer;
-beforeAll(async () => {
-  kafka = testKafka();
-  admin = kafka.admin();
-  producer = kafka.producer();
-  await Promise.all([admin.connect(), producer.connect()]);
-});
-afterAll(async () => {
-  await Promise.all([admin?.disconnect(), producer?.disconnect()]);
-});
+connectClients((clients) => ({ kafka, admin, producer } = clients));
 
 async function transaction(topic: string, values: string[], outcome: 'commit' | 'abort'): Promise<void> {
   const tx = kafka.producer({ transactionalId: `tx-${topic}`, idempotent: true, maxInFlightRequests: 1 });
