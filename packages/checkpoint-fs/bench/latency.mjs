@@ -3,15 +3,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchmarkCheckpointStore, formatCheckpointLatency } from '@microbatch/testkit';
+import { checkpointLatencyReport } from '@microbatch/testkit';
 import { createFsCheckpointStore } from '../dist/index.js';
 
 const dir = mkdtempSync(join(process.argv[2] ?? tmpdir(), 'microbatch-fs-bench-'));
 const store = createFsCheckpointStore({ dir });
 try {
-  const results = [];
-  for (const partitions of [64, 1024]) results.push(await benchmarkCheckpointStore(store, { partitions }));
-  console.log(formatCheckpointLatency(results));
+  console.log(await checkpointLatencyReport(store));
 } finally {
   await store.close();
   rmSync(dir, { recursive: true, force: true });

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { silentLogger } from '@microbatch/core';
-import { benchmarkCheckpointStore, formatCheckpointLatency } from '@microbatch/testkit';
+import { checkpointLatencyReport } from '@microbatch/testkit';
 import { ensureServices } from '../../../tools/services/src/index.mjs';
 import { createS3CheckpointStore } from '../dist/index.js';
 
@@ -18,9 +18,7 @@ const bucket = `mbbench-${randomBytes(6).toString('hex')}`;
 await admin.send(new CreateBucketCommand({ Bucket: bucket }));
 const store = createS3CheckpointStore({ bucket, endpoint, forcePathStyle: true, logger: silentLogger });
 try {
-  const results = [];
-  for (const partitions of [64, 1024]) results.push(await benchmarkCheckpointStore(store, { partitions, iterations: 100, warmup: 50 }));
-  console.log(formatCheckpointLatency(results));
+  console.log(await checkpointLatencyReport(store, { iterations: 100, warmup: 50 }));
 } finally {
   await store.close();
   let token;

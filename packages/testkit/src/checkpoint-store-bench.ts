@@ -90,3 +90,14 @@ export function formatCheckpointLatency(results: readonly CheckpointLatency[]): 
     ),
   ].join('\n');
 }
+
+/** What each store's own benchmark prints: the latency table for 64 and 1024 partitions (or those given). */
+export async function checkpointLatencyReport(
+  store: CheckpointStore,
+  options: { partitions?: readonly number[]; iterations?: number; warmup?: number } = {},
+): Promise<string> {
+  const { partitions = [64, 1024], ...timing } = options;
+  const results: CheckpointLatency[] = [];
+  for (const count of partitions) results.push(await benchmarkCheckpointStore(store, { partitions: count, ...timing }));
+  return formatCheckpointLatency(results);
+}
