@@ -1,4 +1,4 @@
-import { StreamingContext, createDefaultLogger, type BatchInfo, type Logger } from '@microbatch/core';
+import { StreamingContext, createDefaultLogger, type Logger } from '@microbatch/core';
 import { createPrometheusMetrics } from '@microbatch/metrics';
 import { formatStatusLine, serveDashboard, type ServedDashboard } from '@microbatch/ui';
 import { assertShape, brokersFrom, checkpointFrom, helpText, parseFlags, shapeFlags, sinkFrom, sourceFlags, storeFlags, type FlagSpec } from '../options.js';
@@ -81,8 +81,9 @@ export async function run(argv: readonly string[], write: (line: string) => void
       onBatchCompleted: (info) => {
         batches++;
         records += info.numRecords;
-        if (live) process.stdout.write(`\r\x1b[2K${formatStatusLine(info, { batchIntervalMs: ssc.batchIntervalMs })}`);
-        else if (!o.quiet) write(progressLine(info));
+        const line = formatStatusLine(info, { batchIntervalMs: ssc.batchIntervalMs });
+        if (live) process.stdout.write(`\r\x1b[2K${line}`);
+        else if (!o.quiet) write(line);
       },
     });
     let dashboard: ServedDashboard | undefined;
@@ -107,17 +108,4 @@ export async function run(argv: readonly string[], write: (line: string) => void
     await store.close();
     await database.close();
   }
-}
-
-function progressLine(info: BatchInfo): string {
-  const processing = info.processingDelay ?? 0;
-  const rate = processing > 0 ? Math.round((info.numRecords / processing) * 1000) : 0;
-  return [
-    `batch ${new Date(info.batchTime).toISOString()}`,
-    `${String(info.numRecords).padStart(7)} records`,
-    `${String(rate).padStart(8)} records/s`,
-    `processing ${String(processing).padStart(5)} ms`,
-    `scheduling delay ${String(info.schedulingDelay ?? 0).padStart(5)} ms`,
-    info.replay ? '(replayed from checkpoint)' : '',
-  ].join('  ').trimEnd();
 }
