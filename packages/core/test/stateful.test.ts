@@ -188,6 +188,24 @@ describe('stateful and windowed pipelines: a crash at every protocol step', asyn
   }
 });
 
+describe('state transactions', () => {
+  it('setting a key to the value it holds stages nothing; other changes apply on commit only', async () => {
+    const { StateStore } = await import('../src/state/state-store.js');
+    const store = new StateStore<string, number>();
+    store.set('a', 1);
+    const encoded: string[] = [];
+    const tx = store.begin((key) => encoded.push(key));
+    tx.set('a', 1);
+    tx.set('b', 2);
+    tx.delete('a');
+    tx.set('a', 3);
+    expect(encoded).toEqual(['b', 'a']);
+    expect([...store.entries()]).toEqual([['a', 1]]);
+    tx.commit();
+    expect(new Map(store.entries())).toEqual(new Map([['a', 3], ['b', 2]]));
+  });
+});
+
 describe('state snapshots', () => {
   it('old snapshots are deleted once no retained checkpoint references them', async () => {
     const world = newWorld();

@@ -63,8 +63,10 @@ export class StateTransaction<K, S> {
     return this.changes.has(key) ? this.changes.get(key) !== DELETED : this.committed.has(key);
   }
 
+  /** Stages a value; setting a key to the value it already holds stages nothing. */
   set(key: K, value: S): void {
-    if (value !== this.get(key)) this.onSet?.(key, value);
+    if (this.has(key) && value === this.get(key)) return;
+    this.onSet?.(key, value);
     this.changes.set(key, value);
   }
 

@@ -41,6 +41,6 @@ export class UpdateStateByKey<K, V, S> extends KeyedStateOperator<K, S> {
   private apply(tx: StateTransaction<K, S>, key: K, values: V[], state: S | undefined): void {
     const next = this.update(values, state);
     if (next === undefined) tx.delete(key);
-    else if (next !== state) tx.set(key, next); // an unchanged key is not staged
+    else tx.set(key, next);
   }
 }
