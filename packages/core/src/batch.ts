@@ -2,12 +2,18 @@ import pLimit from 'p-limit';
 import type { OffsetRange } from './api/offsets.js';
 import type { OutputContext, PartitionContext } from './api/sink.js';
 import { MicrobatchError } from './errors.js';
-import { KeyedMap, partitionOf } from './hash.js';
+import { partitionOf } from './hash.js';
+import { KeyFold } from './key-fold.js';
 
 /** One partition of a batch: how to compute it, and the source ranges it derives from. */
 export interface PartitionPlan<T> {
   readonly compute: () => Promise<T[]>;
   readonly ranges: readonly OffsetRange[];
+  /**
+   * Set by narrow transformations: streams the partition's records into `emit` through the fused
+   * chain of stages, so a single consumer gets them without an intermediate array being built.
+   */
+  readonly stream?: (emit: (record: T) => void) => Promise<void>;
 }
 
 export interface BatchOptions {
@@ -20,15 +26,25 @@ export interface BatchOptions {
 /**
  * The records of one batch time (Spark's RDD): partitioned, computed lazily, each partition at
  * most once per batch object, so several outputs of the same stream share one read.
+ *
+ * Narrow transformations (map, filter, flatMap, mapPartitions) are fused, as Spark pipelines
+ * them: a batch read by a single consumer streams its records to it without keeping them. A batch
+ * read by several (marked shared, handed to an output, or derived from twice) keeps each
+ * partition on first read, so the functions upstream still run once per batch attempt.
  */
 export class Batch<T> {
+  private derivations = 0;
+  private shared: boolean;
+
   constructor(
     readonly time: number,
     private readonly plans: readonly PartitionPlan<T>[],
     private readonly options: BatchOptions = {},
     /** Shared by bound views of the same batch, so each output does not recompute it. */
     private readonly computed = new Map<number, Promise<T[]>>(),
-  ) {}
+  ) {
+    this.shared = options.output !== undefined;
+  }
 
   /** A batch of already materialized partitions, e.g. to drive a sink in a test. */
   static fromPartitions<T>(time: number, partitions: readonly (readonly T[])[], ranges: readonly (readonly OffsetRange[])[] = []): Batch<T> {
@@ -67,6 +83,23 @@ export class Batch<T> {
     return result;
   }
 
+  /** Declares that more than one consumer reads this batch (see the class comment). */
+  markShared(): this {
+    this.shared = true;
+    return this;
+  }
+
+  /** Streams one partition's records into `emit`: fused when this batch has one consumer, else from the kept partition. */
+  async pull(index: number, emit: (record: T) => void): Promise<void> {
+    if (this.readsOnce(index)) {
+      const { stream, compute } = this.planAt(index);
+      if (stream) return stream(emit);
+      for (const record of await compute()) emit(record);
+      return;
+    }
+    for (const record of await this.partition(index)) emit(record);
+  }
+
   /** This batch handed to an output operation: `foreachPartition` gets a full PartitionContext. */
   bind(output: OutputContext): Batch<T> {
     return new Batch(this.time, this.plans, { ...this.options, output }, this.computed);
@@ -101,23 +134,48 @@ export class Batch<T> {
   // ---- transformations: each returns a new lazy batch ----
 
   mapPartitions<U>(fn: (records: T[], partitionId: number) => U[] | Promise<U[]>): Batch<U> {
-    return this.derive(this.plans.map((plan, index) => ({ compute: async () => fn(await this.partition(index), index), ranges: plan.ranges })));
+    return this.derive(
+      this.plans.map((plan, index) => {
+        const compute = async () => fn(await this.records(index), index);
+        const stream = async (emit: (record: U) => void) => {
+          for (const record of await compute()) emit(record);
+        };
+        return { compute, stream, ranges: plan.ranges };
+      }),
+    );
   }
 
   map<U>(fn: (record: T) => U): Batch<U> {
-    return this.mapPartitions((records) => records.map(fn));
+    return this.pipe((record, emit) => emit(fn(record)));
   }
 
   flatMap<U>(fn: (record: T) => Iterable<U>): Batch<U> {
-    return this.mapPartitions((records) => {
-      const out: U[] = [];
-      for (const record of records) for (const item of fn(record)) out.push(item);
-      return out;
+    return this.pipe((record, emit: (item: U) => void) => {
+      for (const item of fn(record)) emit(item);
     });
   }
 
   filter(fn: (record: T) => boolean): Batch<T> {
-    return this.mapPartitions((records) => records.filter(fn));
+    return this.pipe((record, emit) => {
+      if (fn(record)) emit(record);
+    });
+  }
+
+  /**
+   * Folds each partition's [key, value] records by key (Spark's map-side combine), reading them
+   * through the fused stages so the pairs are never collected into an array.
+   */
+  foldByKeyWithin<K, V, A>(this: Batch<[K, V]>, init: (v: V) => A, add: (acc: A, v: V) => A): Batch<[K, A]> {
+    return this.derive(
+      this.plans.map((plan, index) => ({
+        ranges: plan.ranges,
+        compute: async () => {
+          const fold = new KeyFold<K, V, A>(init, add);
+          await this.pull(index, (record) => fold.push(record[0], record[1]));
+          return fold.entries();
+        },
+      })),
+    );
   }
 
   union(...others: Batch<T>[]): Batch<T> {
@@ -137,7 +195,7 @@ export class Batch<T> {
   shuffle(numPartitions: number, keyOf: (record: T, index: number) => unknown): Batch<T> {
     let buckets: Promise<T[][]> | undefined;
     const all = () => {
-      buckets ??= this.mapIndexes((index) => this.partition(index)).then((parts) => {
+      buckets ??= this.mapIndexes((index) => this.records(index)).then((parts) => {
         const out: T[][] = Array.from({ length: numPartitions }, () => []);
         let position = 0;
         for (const records of parts) {
@@ -157,27 +215,35 @@ export class Batch<T> {
    * order): primitive keys first, then composite ones, as KeyedMap iterates.
    */
   static groupWithin<K, V, A>(records: readonly (readonly [K, V])[], init: (v: V) => A, add: (acc: A, v: V) => A): Array<[K, A]> {
-    // The hot path: a plain Map for primitive keys, without a wrapper object per key.
-    const primitives = new Map<K, A>();
-    let composites: KeyedMap<K, { acc: A }> | undefined;
-    for (const [key, value] of records) {
-      if (typeof key === 'object' && key !== null) {
-        composites ??= new KeyedMap();
-        const current = composites.get(key);
-        if (current) current.acc = add(current.acc, value);
-        else composites.set(key, { acc: init(value) });
-        continue;
-      }
-      const current = primitives.get(key);
-      if (current !== undefined || primitives.has(key)) primitives.set(key, add(current as A, value));
-      else primitives.set(key, init(value));
-    }
-    const out: Array<[K, A]> = [...primitives];
-    if (composites) for (const [key, { acc }] of composites.entries()) out.push([key, acc]);
-    return out;
+    const fold = new KeyFold<K, V, A>(init, add);
+    for (const [key, value] of records) fold.push(key, value);
+    return fold.entries();
+  }
+
+  /** A narrow transformation: `step` maps one record to any number of records, fused with its parent's stages. */
+  private pipe<U>(step: (record: T, emit: (out: U) => void) => void): Batch<U> {
+    return this.derive(
+      this.plans.map((plan, index) => {
+        const stream = (emit: (out: U) => void) => this.pull(index, (record) => step(record, emit));
+        return { stream, compute: () => collectStream(stream), ranges: plan.ranges };
+      }),
+    );
+  }
+
+  /** One partition's records as an array for a consumer: not kept when this batch has one consumer. */
+  private records(index: number): Promise<T[]> {
+    if (!this.readsOnce(index)) return this.partition(index);
+    const { stream, compute } = this.planAt(index);
+    return stream ? collectStream(stream) : compute();
+  }
+
+  /** True when nothing else will read this partition, so it need not be kept (see the class comment). */
+  private readsOnce(index: number): boolean {
+    return !this.shared && this.derivations <= 1 && !this.computed.has(index);
   }
 
   private derive<U>(plans: PartitionPlan<U>[]): Batch<U> {
+    this.derivations++;
     return new Batch(this.time, plans, { concurrency: this.options.concurrency });
   }
 
@@ -202,6 +268,12 @@ export class Batch<T> {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
+}
+
+async function collectStream<T>(stream: (emit: (record: T) => void) => Promise<void>): Promise<T[]> {
+  const out: T[] = [];
+  await stream((record) => out.push(record));
+  return out;
 }
 
 function uniqueRanges(ranges: readonly OffsetRange[]): OffsetRange[] {

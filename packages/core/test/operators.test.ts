@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Batch, type OutputContext, type PartitionContext } from '../src/index.js';
-import { collectBatches, multiset } from './helpers.js';
+import { createMemoryLogSource, type MemoryRecord } from '@microbatch/source-memory';
+import { collectBatches, logOf, multiset, testContext } from './helpers.js';
 
 const words = [
   ['a', 'b', 'a'],
@@ -204,5 +205,76 @@ describe('Batch', () => {
     const batch = new Batch<number>(0, [{ compute: async () => { calls++; if (calls === 1) throw new Error('boom'); return [1]; }, ranges: [] }]);
     await expect(batch.collect()).rejects.toThrow('boom');
     await expect(batch.collect()).resolves.toEqual([1]);
+  });
+});
+
+describe('fused narrow transformations', () => {
+  const input = [
+    [1, 2, 3],
+    [4, 5],
+  ];
+  const ctx = { appId: 'a', epoch: 1, batchTime: 0, attempt: 1, outputName: 'o', offsetRanges: [] } as unknown as OutputContext;
+
+  it('a stage read by its single consumer is streamed to it, not kept', async () => {
+    let calls = 0;
+    const source = Batch.fromPartitions(0, input);
+    const mid = source.map((x) => (calls++, x * 10));
+    const out = mid.filter((x) => x > 10);
+    expect(await out.bind(ctx).collect()).toEqual([20, 30, 40, 50]);
+    expect(calls).toBe(5);
+    // Nothing of `mid` was kept, so a reader that was not declared computes it again.
+    await mid.collect();
+    expect(calls).toBe(10);
+  });
+
+  it('runs the functions upstream of several outputs once per record', async () => {
+    let calls = 0;
+    const out: number[][] = [];
+    const ssc = testContext();
+    const mapped = ssc.source(createMemoryLogSource(logOf(input), { name: 'input' })).map((r: MemoryRecord<number>) => (calls++, r.value));
+    mapped.filter((x) => x % 2 === 0).foreachBatch(async (batch) => void out.push(await batch.collect()));
+    mapped.map((x) => -x).foreachBatch(async (batch) => void out.push(await batch.collect()));
+    await ssc.start();
+    await ssc.awaitTermination();
+    expect(calls).toBe(5);
+    expect(out.slice(0, 2)).toEqual([[2, 4], [-1, -2, -3, -4, -5]]);
+  });
+
+  it('runs the functions upstream of a transform that reads its batch twice once per record', async () => {
+    let calls = 0;
+    const out = await collectBatches(input, (s) =>
+      s.map((x) => (calls++, x)).transform((batch) => batch.filter((x) => x % 2 === 1).union(batch.filter((x) => x % 2 === 0))),
+    );
+    expect(calls).toBe(5);
+    expect(out).toEqual([[1, 3, 5, 2, 4]]);
+  });
+
+  it('an output deriving from its batch twice computes it once', async () => {
+    let calls = 0;
+    const seen: number[][] = [];
+    const ssc = testContext();
+    const mapped = ssc.source(createMemoryLogSource(logOf(input), { name: 'input' })).map((r: MemoryRecord<number>) => (calls++, r.value));
+    mapped.foreachBatch(async (batch) => {
+      seen.push(await batch.map((x) => x * 2).collect());
+      seen.push(await batch.filter((x) => x > 3).collect());
+    });
+    await ssc.start();
+    await ssc.awaitTermination();
+    expect(calls).toBe(5);
+    expect(seen.slice(0, 2)).toEqual([[2, 4, 6, 8, 10], [4, 5]]);
+  });
+
+  it('an error thrown in a fused stage fails the attempt, and the retry recomputes the batch', async () => {
+    let failures = 0;
+    const out = await collectBatches(input, (s) =>
+      s
+        .map((x) => {
+          if (x === 4 && failures++ === 0) throw new Error('transient');
+          return x;
+        })
+        .filter((x) => x > 1),
+    );
+    expect(failures).toBe(2);
+    expect(out).toEqual([[2, 3, 4, 5]]);
   });
 });

@@ -16,6 +16,9 @@ import { batchesIn, isSlideTime } from './window.js';
  * streams lazily; output operations (foreachBatch, to, print) make the graph run.
  */
 export abstract class DStream<T> {
+  /** Streams and outputs reading this stream's batches: with more than one, its batches keep their partitions. */
+  private consumers = 0;
+
   protected constructor(readonly graph: StreamGraph) {}
 
   /**
@@ -39,8 +42,14 @@ export abstract class DStream<T> {
   batchFor(generation: BatchGeneration): Batch<T> | undefined {
     if (generation.cache.has(this)) return generation.cache.get(this) as Batch<T> | undefined;
     const batch = this.compute(generation);
+    if (batch && this.consumers > 1) batch.markShared();
     generation.cache.set(this, batch as Batch<unknown> | undefined);
     return batch;
+  }
+
+  /** Called once per stream or output operation reading this stream (see `batchFor`). */
+  addConsumer(): void {
+    this.consumers++;
   }
 
   transform<U>(fn: (batch: Batch<T>, batchTime: number) => Batch<U>): DStream<U> {
@@ -290,6 +299,7 @@ export class DerivedDStream<T> extends DStream<T> {
     private readonly ownState = false,
   ) {
     super(graph);
+    for (const parent of parents) parent.addConsumer();
   }
 
   protected override get keepsState(): boolean {

@@ -67,6 +67,7 @@ export class StreamGraph {
       throw invalidOption('name', `two output operations are named "${operation.name}"; output names must be unique`, operation.name);
     }
     this.outputs.push({ ...operation, id: this.outputs.length });
+    operation.stream.addConsumer();
   }
 
   namedStreams(): NamedStream[] {

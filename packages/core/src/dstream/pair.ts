@@ -1,27 +1,24 @@
-import { Batch } from '../batch.js';
+import type { Batch } from '../batch.js';
 import { KeyedMap } from '../hash.js';
 
 /** Pair-stream operations on one batch. Every shuffle is by a deterministic hash of the key. */
 
 export function reduceByKey<K, V>(batch: Batch<[K, V]>, reduce: (a: V, b: V) => V, numPartitions: number): Batch<[K, V]> {
-  const combine = (records: [K, V][]) => Batch.groupWithin(records, (v: V) => v, reduce);
+  const first = (v: V) => v;
   // Combine within each partition first, as Spark does, so the shuffle moves one record per key.
   return batch
-    .mapPartitions(combine)
+    .foldByKeyWithin(first, reduce)
     .shuffle(numPartitions, ([key]) => key)
-    .mapPartitions(combine);
+    .foldByKeyWithin(first, reduce);
 }
 
 export function groupByKey<K, V>(batch: Batch<[K, V]>, numPartitions: number): Batch<[K, V[]]> {
-  return batch.shuffle(numPartitions, ([key]) => key).mapPartitions((records) =>
-    Batch.groupWithin(
-      records,
-      (v: V) => [v],
-      (acc: V[], v: V) => {
-        acc.push(v);
-        return acc;
-      },
-    ),
+  return batch.shuffle(numPartitions, ([key]) => key).foldByKeyWithin(
+    (v: V) => [v],
+    (acc: V[], v: V) => {
+      acc.push(v);
+      return acc;
+    },
   );
 }
 
