@@ -32,9 +32,8 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** 32-bit FNV-1a over UTF-16 code units. */
-export function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
+/** 32-bit FNV-1a over UTF-16 code units; `hash` continues a hash of preceding text. */
+export function fnv1a(text: string, hash = 0x811c9dc5): number {
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193);
@@ -42,8 +41,12 @@ export function fnv1a(text: string): number {
   return hash >>> 0;
 }
 
+/** The hash of stableKey's prefix for strings, so string keys are hashed without building `s${key}`. */
+const STRING_PREFIX_HASH = fnv1a(stableKey(''));
+
 export function partitionOf(key: unknown, numPartitions: number): number {
-  return fnv1a(stableKey(key)) % numPartitions;
+  const hash = typeof key === 'string' ? fnv1a(key, STRING_PREFIX_HASH) : fnv1a(stableKey(key));
+  return hash % numPartitions;
 }
 
 /**
