@@ -14,6 +14,11 @@ export interface PartitionPlan<T> {
    * chain of stages, so a single consumer gets them without an intermediate array being built.
    */
   readonly stream?: (emit: (record: T) => void) => Promise<void>;
+  /**
+   * False when computing the partition again is cheap, pure and costs less than holding it (a
+   * stateful operator's output, rebuilt from its state): the batch then never keeps it.
+   */
+  readonly keep?: boolean;
 }
 
 export interface BatchOptions {
@@ -71,11 +76,13 @@ export class Batch<T> {
     return this.planAt(index).ranges;
   }
 
-  /** The records of one partition (computed once per batch object). */
+  /** The records of one partition: computed once per batch object, unless its plan says `keep: false`. */
   partition(index: number): Promise<T[]> {
     let result = this.computed.get(index);
     if (!result) {
-      result = this.planAt(index).compute();
+      const plan = this.planAt(index);
+      if (plan.keep === false) return plan.compute();
+      result = plan.compute();
       this.computed.set(index, result);
       // A failed computation must be retried from scratch on the next attempt, not remembered.
       result.catch(() => this.computed.delete(index));

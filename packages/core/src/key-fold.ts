@@ -33,3 +33,10 @@ export class KeyFold<K, V, A> {
     return out;
   }
 }
+
+/** KeyFold functions that collect a key's values in input order (groupByKey). */
+export const firstValueList = <V>(value: V): V[] => [value];
+export const appendValue = <V>(values: V[], value: V): V[] => {
+  values.push(value);
+  return values;
+};

@@ -1,5 +1,6 @@
 import type { Batch } from '../batch.js';
 import { KeyedMap } from '../hash.js';
+import { appendValue, firstValueList } from '../key-fold.js';
 
 /** Pair-stream operations on one batch. Every shuffle is by a deterministic hash of the key. */
 
@@ -13,13 +14,7 @@ export function reduceByKey<K, V>(batch: Batch<[K, V]>, reduce: (a: V, b: V) => 
 }
 
 export function groupByKey<K, V>(batch: Batch<[K, V]>, numPartitions: number): Batch<[K, V[]]> {
-  return batch.shuffle(numPartitions, ([key]) => key).foldByKeyWithin(
-    (v: V) => [v],
-    (acc: V[], v: V) => {
-      acc.push(v);
-      return acc;
-    },
-  );
+  return batch.shuffle(numPartitions, ([key]) => key).foldByKeyWithin<K, V, V[]>(firstValueList, appendValue);
 }
 
 type Tagged<K, V, W> = [K, { left: true; value: V } | { left: false; value: W }];

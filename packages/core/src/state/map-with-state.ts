@@ -118,13 +118,13 @@ export class MapWithState<K, V, S, U> extends KeyedStateOperator<K, Entry<S>> {
     const out = this.outputs.get(generation);
     if (!out) return undefined;
     const input = this.parent(generation);
-    return this.keyed(generation, out, ([key]) => key, input?.numPartitions ?? 1).map(([, value]) => value);
+    return this.keyed(generation, out, input?.numPartitions ?? 1).map(([, value]) => value);
   }
 
   snapshots(generation: BatchGeneration): Batch<[K, S]> | undefined {
     const tx = this.stateAfter(generation);
     const input = this.parent(generation);
-    return tx && this.keyed(generation, [...tx.entries()].map(([k, e]): [K, S] => [k, e.s]), ([key]) => key, input?.numPartitions ?? 1);
+    return tx && this.keyed(generation, [...tx.entries()].map(([k, e]): [K, S] => [k, e.s]), input?.numPartitions ?? 1);
   }
 
   private stateOf(tx: StateTransaction<K, Entry<S>>, key: K, time: number, timingOut: boolean): State<S> {

@@ -8,6 +8,11 @@ function isPlainJsonScalar(value: unknown): boolean {
   return typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
 }
 
+/** Values the JSON codec always holds: plain scalars, and flat arrays of them (a [count, sum] total). */
+function isPlainJson(value: unknown): boolean {
+  return isPlainJsonScalar(value) || (Array.isArray(value) && value.every(isPlainJsonScalar));
+}
+
 /** What the engine drives for every named stateful operator, once per batch, in graph order. */
 export interface StatefulOperator {
   readonly name: string;
@@ -54,9 +59,9 @@ export abstract class KeyedStateOperator<K, S> implements StatefulOperator {
 
   async prepare(generation: BatchGeneration): Promise<void> {
     // Each changed value is encoded right away, so a value the codec cannot hold fails this batch;
-    // plain numbers, strings and booleans under the JSON codec need no trial.
+    // plain scalars and flat arrays of them under the JSON codec need no trial.
     const tx = this.store.begin((key, value) => {
-      if (this.codec === jsonStateCodec && isPlainJsonScalar(key) && isPlainJsonScalar(value)) return;
+      if (this.codec === jsonStateCodec && isPlainJsonScalar(key) && isPlainJson(value)) return;
       encodeStateEntry(this.codec, this.name, [key, value], key);
     });
     if (await this.change(generation, tx)) this.transactions.set(generation, tx);
@@ -84,11 +89,25 @@ export abstract class KeyedStateOperator<K, S> implements StatefulOperator {
     this.store.replace(this.initial);
   }
 
-  /** Records hash-partitioned by key, in a stable order. */
-  protected keyed<R>(generation: BatchGeneration, records: Iterable<R>, keyOf: (record: R) => K, inputPartitions: number): Batch<R> {
+  /**
+   * Entries hash-partitioned by key, in a stable order. The batch does not keep the [key, value]
+   * records it hands out: each read builds them again from the keys and values held here, since
+   * outputs emit the whole state every batch and holding it twice would double its memory.
+   */
+  protected keyed<V>(generation: BatchGeneration, entries: Iterable<readonly [K, V]>, inputPartitions: number): Batch<[K, V]> {
     const n = this.options.numPartitions ?? Math.max(1, inputPartitions);
-    const parts: R[][] = Array.from({ length: n }, () => []);
-    for (const record of records) parts[partitionOf(keyOf(record), n)]!.push(record);
-    return Batch.fromPartitions(generation.time, parts, parts.map(() => generation.ranges));
+    const keys: K[][] = Array.from({ length: n }, () => []);
+    const values: V[][] = Array.from({ length: n }, () => []);
+    for (const [key, value] of entries) {
+      const partition = partitionOf(key, n);
+      keys[partition]!.push(key);
+      values[partition]!.push(value);
+    }
+    const plans = keys.map((partKeys, partition) => ({
+      keep: false,
+      ranges: generation.ranges,
+      compute: async () => partKeys.map((key, i): [K, V] => [key, values[partition]![i]!]),
+    }));
+    return new Batch(generation.time, plans, { concurrency: generation.concurrency });
   }
 }

@@ -51,7 +51,7 @@ export class IncrementalWindowReduce<K, V> extends KeyedStateOperator<K, V> {
   output(generation: BatchGeneration): Batch<[K, V]> | undefined {
     const tx = this.stateAfter(generation);
     const input = this.parent(generation);
-    return tx && this.keyed(generation, tx.entries(), ([key]) => key, input?.numPartitions ?? 1);
+    return tx && this.keyed(generation, tx.entries(), input?.numPartitions ?? 1);
   }
 
   private async reduceAll(batches: Batch<[K, V]>[]): Promise<Array<[K, V]>> {
