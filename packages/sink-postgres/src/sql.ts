@@ -41,14 +41,22 @@ function arrayLiteral(values: readonly unknown[]): string {
 }
 
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+const NEEDS_COPY_ESCAPE = /[\\\n\r\t]/;
 
 /** One line of COPY text format: tab-separated, `\N` for null, backslash escapes. */
 export function encodeCopyRow(values: readonly unknown[], jsonColumns?: ReadonlySet<number>): string {
   let line = '';
   for (let i = 0; i < values.length; i++) {
     if (i > 0) line += '\t';
-    const text = toPgText(values[i], jsonColumns?.has(i));
-    line += text === null ? '\\N' : text.replace(/[\\\n\r\t]/g, (c) => COPY_ESCAPES[c]!);
+    const value = values[i];
+    // Numbers never need escaping, and most text has nothing to escape: skip the replace for both.
+    if (typeof value === 'number' && !jsonColumns?.has(i)) {
+      line += String(value);
+      continue;
+    }
+    const text = toPgText(value, jsonColumns?.has(i));
+    if (text === null) line += '\\N';
+    else line += NEEDS_COPY_ESCAPE.test(text) ? text.replace(/[\\\n\r\t]/g, (c) => COPY_ESCAPES[c]!) : text;
   }
   return `${line}\n`;
 }
