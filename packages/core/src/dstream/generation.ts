@@ -15,6 +15,8 @@ export interface BatchGeneration {
   readonly signal: AbortSignal;
   readonly concurrency: number;
   readonly logger: Logger;
+  /** Records read ahead for exactly this range while the previous batch ran (see ReadAhead), or undefined. */
+  readonly prefetched?: (range: OffsetRange) => Promise<unknown[] | undefined> | undefined;
   /** Batches already built for this generation, per stream, so shared upstreams are computed once. */
   readonly cache: Map<object, Batch<unknown> | undefined>;
   /**

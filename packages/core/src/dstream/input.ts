@@ -35,7 +35,8 @@ export class InputDStream<T> extends DStream<T> {
           if (range.from === range.until) return [];
           let records: T[];
           try {
-            records = await this.source.read(range, context);
+            // Read ahead by this same source for exactly this range (ReadAhead), or read now.
+            records = ((await generation.prefetched?.(range)) as T[] | undefined) ?? (await this.source.read(range, context));
           } catch (error) {
             if (isMicrobatchError(error)) throw error;
             throw new MicrobatchError('SOURCE_FAILED', `Source "${name}" failed to read ${range.partition} [${range.from}, ${range.until})`, {

@@ -22,6 +22,8 @@ export interface BatchRunnerEnv {
   readonly signal: AbortSignal;
   readonly history: BatchHistory;
   readonly atProtocolPoint: (point: ProtocolPoint, batchTime: number, attempt: number) => Promise<void>;
+  /** Called once the batch's input is read for its state, as its outputs start (starts the read-ahead). */
+  readonly beforeOutputs?: () => void;
 }
 
 export function inputRecords(record: BatchRecord): Record<string, number> {
@@ -64,6 +66,7 @@ export async function runBatch(
         // State changes are computed first, staged, and applied by the caller only after success.
         for (const operator of env.graph.stateful) await operator.prepare(generation);
         await env.atProtocolPoint('output:before', record.time, attempt);
+        env.beforeOutputs?.();
         await runOutputs(env, generation);
         await env.atProtocolPoint('output:after', record.time, attempt);
         const end = env.clock.now();

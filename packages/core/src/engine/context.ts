@@ -14,6 +14,7 @@ import { ListenerBus, type BatchInfo, type StreamingListener } from './listener.
 import { resolveOptions, type ProtocolPoint, type ResolvedOptions, type StreamingContextOptions } from './options.js';
 import { planSource } from './planner.js';
 import { PidRateEstimator } from './rate.js';
+import { ReadAhead, predictNextRanges } from './read-ahead.js';
 import { recover, type RecoveredState } from './recovery.js';
 import { withRetries, type RetryPolicy } from './retry.js';
 
@@ -57,6 +58,7 @@ export class StreamingContext {
   private graceful = true;
   private removeSignalHandlers = () => {};
   private history!: BatchHistory;
+  private readAhead: ReadAhead | undefined;
   /** Batch time the next snapshot is measured from. */
   private snapshotBase: number | undefined;
 
@@ -140,8 +142,16 @@ export class StreamingContext {
         this.graph.stateful.map((op) => op.name),
         this.graph.rememberMs,
       );
+      const readAhead = this.options.readAhead ? new ReadAhead(this.graph.sources, this.options.maxConcurrentPartitions, this.logger) : undefined;
+      this.readAhead = readAhead;
       this.history = new BatchHistory(
-        { appId, concurrency: this.options.maxConcurrentPartitions, logger: this.logger, signal: this.abort.signal },
+        {
+          appId,
+          concurrency: this.options.maxConcurrentPartitions,
+          logger: this.logger,
+          signal: this.abort.signal,
+          ...(readAhead ? { prefetched: (range: OffsetRange) => readAhead.take(range) } : {}),
+        },
         this.graph.rememberMs,
       );
       pending = recovered.pending;
@@ -203,8 +213,10 @@ export class StreamingContext {
         await clock.sleep(time - clock.now(), this.wake.signal);
         if (this.state !== 'active') break;
         const { record, lag } = await this.planBatch(checkpointer, time);
+        this.readAhead?.keepOnly(record.ranges);
         await this.writeCheckpoint(checkpointer, 'plan', time);
-        const info = await this.runAndComplete(checkpointer, record, false, lag);
+        const next = { time: time + interval, ranges: predictNextRanges(record.ranges, lag, (name) => this.staticCapOf(name)) };
+        const info = await this.runAndComplete(checkpointer, record, false, lag, next);
         if (this.options.stopWhenIdle && info.numRecords === 0) {
           this.logger.info({ batchTime: time }, 'no new input: stopping (stopWhenIdle)');
           this.state = 'stopping';
@@ -220,6 +232,7 @@ export class StreamingContext {
         this.logger.error({ err: error }, 'the streaming context stops on an error');
       }
     } finally {
+      this.readAhead?.clear();
       this.removeSignalHandlers();
       await this.closeAll();
       this.state = 'stopped';
@@ -266,8 +279,15 @@ export class StreamingContext {
     await this.afterDurable(durable, retireBefore);
   }
 
-  private async runAndComplete(checkpointer: Checkpointer, record: BatchRecord, replay: boolean, lag?: BatchInfo['lag']): Promise<BatchInfo> {
-    const { info, generation } = await runBatch(this.runnerEnv(), record, replay, lag);
+  private async runAndComplete(
+    checkpointer: Checkpointer,
+    record: BatchRecord,
+    replay: boolean,
+    lag?: BatchInfo['lag'],
+    /** The next batch's ranges known already: read while this batch's outputs run. */
+    next?: Pick<BatchRecord, 'time' | 'ranges'>,
+  ): Promise<BatchInfo> {
+    const { info, generation } = await runBatch(this.runnerEnv(next), record, replay, lag);
     for (const operator of this.graph.stateful) operator.commit(generation);
     this.history.forgetBefore(record.time);
     checkpointer.markCompleted(record.time);
@@ -344,8 +364,21 @@ export class StreamingContext {
     }
   }
 
-  private runnerEnv(): BatchRunnerEnv {
+  /** The per-partition cap the planner applies to a source, when nothing else (backpressure) limits it. */
+  private staticCapOf(name: string): number | undefined {
+    if (this.options.backpressure) return undefined;
+    return this.graph.sources.get(name)?.maxRecordsPerPartition ?? this.options.maxRecordsPerPartition;
+  }
+
+  private runnerEnv(next?: Pick<BatchRecord, 'time' | 'ranges'>): BatchRunnerEnv {
+    const readAhead = this.readAhead;
     return {
+      ...(readAhead && next && next.ranges.length > 0
+        ? {
+            beforeOutputs: () =>
+              readAhead.start(next.ranges, { appId: this.appId, batchTime: next.time, attempt: 1, logger: this.logger }),
+          }
+        : {}),
       appId: this.appId,
       epoch: this.epochValue!,
       graph: this.graph,

@@ -26,6 +26,12 @@ export interface StreamingContextOptions {
   maxConcurrentPartitions?: number;
   /** Default cap of records per source partition per batch; a source's own cap wins. Default: no cap. */
   maxRecordsPerPartition?: number;
+  /**
+   * While a batch's outputs run, read the next batch's input where its ranges are already certain
+   * (a backlog of at least `maxRecordsPerPartition`, no backpressure), so fetching overlaps writing. Holds up to one more batch of input. Default false:
+   * on a machine whose CPU is the limit it gained 4% for 40% more memory (bench scenario 2).
+   */
+  readAhead?: boolean;
   /** Lower the ingest rate when batches take longer than the interval. Default off. */
   backpressure?: boolean | BackpressureOptions;
   /** Attempts per batch before the context stops with BATCH_FAILED. Default 4. */
@@ -81,6 +87,8 @@ export function resolveOptions(options: StreamingContextOptions): ResolvedOption
     throw invalidOption('resetStreams', 'must be an array of stream names', resetStreams);
   }
   const backpressure = options.backpressure === true ? {} : options.backpressure || undefined;
+  const readAhead = options.readAhead ?? false;
+  if (typeof readAhead !== 'boolean') throw invalidOption('readAhead', `must be a boolean, got ${String(readAhead)}`, readAhead);
   const checkpointIntervalMs = options.checkpointIntervalMs ?? Math.ceil(10_000 / batchIntervalMs) * batchIntervalMs;
   assertMultipleOfInterval('checkpointIntervalMs', checkpointIntervalMs, batchIntervalMs);
   return {
@@ -91,6 +99,7 @@ export function resolveOptions(options: StreamingContextOptions): ResolvedOption
     maxRecordsPerPartition:
       options.maxRecordsPerPartition === undefined ? undefined : positiveInt('maxRecordsPerPartition', options.maxRecordsPerPartition),
     backpressure,
+    readAhead,
     checkpointIntervalMs,
     maxBatchAttempts: positiveInt('maxBatchAttempts', options.maxBatchAttempts ?? 4),
     retryBackoffMs: positiveInt('retryBackoffMs', options.retryBackoffMs ?? 1000, 0),
