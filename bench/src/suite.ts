@@ -165,9 +165,10 @@ export class EndToEnd {
     }
   }
 
-  async pipeline(mode: 'exactly-once' | 'at-least-once') {
+  async pipeline(mode: 'exactly-once' | 'at-least-once', options: { readAhead?: boolean } = {}) {
     const dbUrl = await this.database(mode);
-    const run = await runChild<PipelineResult>('pipeline', { mode, brokers: this.brokers, topic: this.topic, dbUrl, checkpointDir: this.dir(), perBatch: this.s.e2ePerBatch }, { timeoutMs: 600_000 });
+    const args = { mode, brokers: this.brokers, topic: this.topic, dbUrl, checkpointDir: this.dir(), perBatch: this.s.e2ePerBatch, ...options };
+    const run = await runChild<PipelineResult>('pipeline', args, { timeoutMs: 600_000 });
     const rows = await this.rows(dbUrl);
     if (rows.raw + rows.rejected !== this.s.e2eEvents) throw new Error(`${mode}: ${rows.raw} + ${rows.rejected} rows stored, expected ${this.s.e2eEvents}`);
     await this.drop(dbUrl);
@@ -201,19 +202,27 @@ type Rate = { records: number; ms: number; recordsPerSec: number };
 export async function endToEnd(e: EndToEnd): Promise<ScenarioResult[]> {
   await e.produce();
   const s = e.s;
-  const runs = { consumer: [] as ChildResult<Rate>[], copy: [] as ChildResult<Rate>[], exactly: [] as ChildResult<PipelineResult>[], atLeast: [] as ChildResult<PipelineResult>[] };
+  const runs = {
+    consumer: [] as ChildResult<Rate>[],
+    copy: [] as ChildResult<Rate>[],
+    exactly: [] as ChildResult<PipelineResult>[],
+    atLeast: [] as ChildResult<PipelineResult>[],
+    readAhead: [] as ChildResult<PipelineResult>[],
+  };
   for (let round = 1; round <= s.rounds; round++) {
-    log(`scenario 2/3, round ${round}/${s.rounds}: plain kafkajs consumer, plain COPY, pipeline exactly-once, pipeline at-least-once`);
+    log(`scenario 2/3, round ${round}/${s.rounds}: plain kafkajs consumer, plain COPY, pipeline exactly-once, pipeline at-least-once, exactly-once with read-ahead`);
     runs.consumer.push(await runChild<Rate>('consumer', { brokers: e.brokers, topic: e.topic, total: s.e2eEvents }));
     runs.copy.push(await e.copy());
     runs.exactly.push(await e.pipeline('exactly-once'));
     runs.atLeast.push(await e.pipeline('at-least-once'));
+    runs.readAhead.push(await e.pipeline('exactly-once', { readAhead: true }));
   }
   const byRate = (r: Rate) => r.recordsPerSec;
   const consumer = median(runs.consumer, byRate);
   const copy = median(runs.copy, byRate);
   const exactly = median(runs.exactly, byRate);
   const atLeast = median(runs.atLeast, byRate);
+  const readAhead = median(runs.readAhead, byRate);
   e.results.exactlyOnce = exactly;
   const slower = Math.min(consumer.result.recordsPerSec, copy.result.recordsPerSec);
   const ratio2 = exactly.result.recordsPerSec / slower;
@@ -224,14 +233,14 @@ export async function endToEnd(e: EndToEnd): Promise<ScenarioResult[]> {
     {
       id: '2',
       title: `end-to-end exactly-once: ${k(s.e2eEvents)} sample events, Kafka (8 partitions) -> 4 Postgres tables`,
-      project: `${k(exactly.result.recordsPerSec)} ev/s`,
+      project: `${k(exactly.result.recordsPerSec)} ev/s (with readAhead: ${k(readAhead.result.recordsPerSec)} ev/s, peak RSS ${Math.round(readAhead.maxPeakRssMB)} MB)`,
       baseline: `kafkajs consumer ${k(consumer.result.recordsPerSec)} rec/s; plain COPY ${k(copy.result.recordsPerSec)} rows/s; both one after the other in one process, 1/(1/consumer + 1/COPY): ${k(oneAfterOther)} rec/s (${(oneAfterOther / slower).toFixed(2)}x the slower)`,
       ratio: ratio2,
       ratioOf: 'pipeline / slower baseline',
       target: '>= 0.7',
       met: ratio2 >= 0.7,
       peakRssMB: { project: exactly.maxPeakRssMB, baseline: Math.max(consumer.maxPeakRssMB, copy.maxPeakRssMB) },
-      details: { produced: e.produced, rounds: s.rounds, exactlyOnce: exactly, consumer, copy },
+      details: { produced: e.produced, rounds: s.rounds, exactlyOnce: exactly, consumer, copy, exactlyOnceWithReadAhead: readAhead },
     },
     {
       id: '3',

@@ -43,6 +43,8 @@ export interface PipelineArgs {
   readonly perBatch: number;
   /** The context's checkpointIntervalMs (state snapshots); default: the engine's (10 batches here). */
   readonly checkpointIntervalMs?: number;
+  /** The context's readAhead; default: the engine's. */
+  readonly readAhead?: boolean;
 }
 
 export interface PipelineResult {
@@ -101,6 +103,7 @@ async function runPipeline(args: PipelineArgs): Promise<PipelineResult> {
       clock: createVirtualClock(Date.now() - (Date.now() % 1000)),
       maxRecordsPerPartition: args.perBatch,
       ...(args.checkpointIntervalMs ? { checkpointIntervalMs: args.checkpointIntervalMs } : {}),
+      ...(args.readAhead === undefined ? {} : { readAhead: args.readAhead }),
       stopWhenIdle: true,
       stopOnSignals: false,
       logger,
@@ -114,6 +117,16 @@ async function runPipeline(args: PipelineArgs): Promise<PipelineResult> {
     let replayedBatches = 0;
     let streamingStartedAtMs = Number.NaN;
     let firstBatchStartedAtMs = Number.NaN;
+    // BENCH_TIMELINE=1: one stderr line per phase of every batch, to see where a batch waits.
+    const mark = process.env.BENCH_TIMELINE ? (what: string) => process.stderr.write(`${performance.now().toFixed(0)} ms ${what}\n`) : () => {};
+    ssc.addListener({
+      onBatchSubmitted: (info) => mark(`batch ${info.batchTime} submitted (${info.numRecords} records)`),
+      onOutputOperationStarted: (info) => mark(`  output ${info.name} started`),
+      onOutputOperationCompleted: (info) => mark(`  output ${info.name} completed in ${info.durationMs} ms`),
+      onCheckpointWritten: (info) => mark(`  checkpoint written in ${info.durationMs.toFixed(1)} ms`),
+      onBatchStarted: () => mark('  batch started'),
+      onBatchCompleted: () => mark('  batch completed'),
+    });
     ssc.addListener({
       onStreamingStarted: (e) => {
         if (process.env.BENCH_LOG_LEVEL) process.stderr.write(`streaming started at ${performance.now().toFixed(0)} ms\n`);
