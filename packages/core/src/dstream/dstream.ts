@@ -36,6 +36,18 @@ export abstract class DStream<T> {
     return false;
   }
 
+  /**
+   * How far back (ms) computing one batch of this stream reads earlier batch times: windows add
+   * their length to their parent's, so nested windows keep every batch they will read.
+   */
+  get lookbackMs(): number {
+    return Math.max(0, ...this.parents.map((p) => p.lookbackMs)) + this.ownLookbackMs;
+  }
+
+  protected get ownLookbackMs(): number {
+    return 0;
+  }
+
   protected abstract compute(generation: BatchGeneration): Batch<T> | undefined;
 
   /** This stream's batch for a generation (built once per generation), or undefined when it has none at that time. */
@@ -146,14 +158,20 @@ export abstract class DStream<T> {
    */
   window(windowMs: number, slideMs: number = this.graph.batchIntervalMs): DStream<T> {
     this.assertWindow(windowMs, slideMs);
-    this.graph.remember(windowMs);
     const interval = this.graph.batchIntervalMs;
-    return new DerivedDStream(this.graph, [this], (generation) => {
-      if (!isSlideTime(generation.time, slideMs)) return undefined;
-      const batches = batchesIn((g) => this.batchFor(g), generation, generation.time, windowMs, interval);
-      const [first, ...rest] = batches;
-      return first ? first.union(...rest) : new Batch<T>(generation.time, [], { concurrency: generation.concurrency });
-    });
+    const windowed = new DerivedDStream(
+      this.graph,
+      [this],
+      (generation) => {
+        if (!isSlideTime(generation.time, slideMs)) return undefined;
+        const batches = batchesIn((g) => this.batchFor(g), generation, generation.time, windowMs, interval);
+        const [first, ...rest] = batches;
+        return first ? first.union(...rest) : new Batch<T>(generation.time, [], { concurrency: generation.concurrency });
+      },
+      { lookbackMs: windowMs },
+    );
+    this.graph.remember(windowed.lookbackMs);
+    return windowed;
   }
 
   countByWindow(windowMs: number, slideMs?: number): DStream<number> {
@@ -182,7 +200,7 @@ export abstract class DStream<T> {
     }
     this.assertWindow(windowMs, slideMs);
     if (!options.name) throw invalidOption('name', 'reduceByKeyAndWindow with an inverse function keeps state and needs a stable name');
-    this.graph.remember(windowMs + slideMs);
+    this.graph.remember(this.lookbackMs + windowMs + slideMs);
     const operator = new IncrementalWindowReduce<K, V>(
       (g) => this.batchFor(g),
       reduce,
@@ -216,7 +234,7 @@ export abstract class DStream<T> {
 
   protected stateful<U>(operator: StatefulOperator, output: (generation: BatchGeneration) => Batch<U> | undefined): DStream<U> {
     this.registerStateful(operator);
-    return new DerivedDStream(this.graph, [this], output, true);
+    return new DerivedDStream(this.graph, [this], output, { ownState: true });
   }
 
   private registerStateful(operator: StatefulOperator): void {
@@ -296,14 +314,18 @@ export class DerivedDStream<T> extends DStream<T> {
     graph: StreamGraph,
     readonly parents: readonly DStream<unknown>[],
     private readonly build: (generation: BatchGeneration) => Batch<T> | undefined,
-    private readonly ownState = false,
+    private readonly own: { readonly ownState?: boolean; readonly lookbackMs?: number } = {},
   ) {
     super(graph);
     for (const parent of parents) parent.addConsumer();
   }
 
   protected override get keepsState(): boolean {
-    return this.ownState;
+    return this.own.ownState ?? false;
+  }
+
+  protected override get ownLookbackMs(): number {
+    return this.own.lookbackMs ?? 0;
   }
 
   protected compute(generation: BatchGeneration): Batch<T> | undefined {
@@ -318,11 +340,11 @@ export class MapWithStateDStream<K, S, U> extends DerivedDStream<U> {
     parents: readonly DStream<unknown>[],
     private readonly operator: { mapped(g: BatchGeneration): Batch<U> | undefined; snapshots(g: BatchGeneration): Batch<[K, S]> | undefined },
   ) {
-    super(graph, parents, (g) => operator.mapped(g), true);
+    super(graph, parents, (g) => operator.mapped(g), { ownState: true });
   }
 
   stateSnapshots(): DStream<[K, S]> {
-    return new DerivedDStream(this.graph, [this], (g) => this.operator.snapshots(g), true);
+    return new DerivedDStream(this.graph, [this], (g) => this.operator.snapshots(g), { ownState: true });
   }
 }
 
