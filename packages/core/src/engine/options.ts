@@ -29,7 +29,7 @@ export interface StreamingContextOptions {
   /**
    * While a batch's outputs run, read the next batch's input where its ranges are already certain
    * (a backlog of at least `maxRecordsPerPartition`, no backpressure), so fetching overlaps writing. Holds up to one more batch of input. Default false:
-   * on a machine whose CPU is the limit it gained 4% for 40% more memory (bench scenario 2).
+   * on a machine whose CPU is the limit it gained 4-8% for 40-48% more peak RSS (bench scenario 2).
    */
   readAhead?: boolean;
   /** Lower the ingest rate when batches take longer than the interval. Default off. */
