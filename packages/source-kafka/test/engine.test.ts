@@ -26,7 +26,7 @@ interface World {
 }
 
 /** One "process": a fresh context, source, store client and sink client over the durable state. */
-function processOf(world: World, crash?: CrashSwitch, extra: { maxBatchAttempts?: number } = {}) {
+function processOf(world: World, crash?: CrashSwitch, extra: { maxBatchAttempts?: number; readAhead?: boolean } = {}) {
   const store = createMemoryCheckpointStore({ data: world.store });
   const ssc = new StreamingContext({
     appId: world.appId,
@@ -132,4 +132,38 @@ describe('through StreamingContext', () => {
     expect((outOfRange as MicrobatchError).details).toMatchObject({ topic: world.topic, partition: 0, from: 0, logStartOffset: 6 });
     expect(world.sink.committed.size).toBe(0);
   }, 60_000);
+  it('with readAhead, a backlog drains exactly once and later batches find their ranges already read', async () => {
+    const world: World = { appId: topicName('app'), topic: topicName('ahead'), store: createMemoryCheckpointData(), sink: createMemorySinkData() };
+    await createTopic(admin, world.topic, 3);
+    const expected: string[] = [];
+    for (let partition = 0; partition < 3; partition++) {
+      const values = Array.from({ length: 12 }, (_, i) => `p${partition}-${i}`);
+      const [written] = await producer.send({ topic: world.topic, acks: -1, messages: values.map((value) => ({ partition, value })) });
+      const base = Number(written!.baseOffset);
+      expected.push(...values.map((v, i) => `${partition}/${base + i}/${v}`));
+    }
+    const { ssc, source } = processOf(world, undefined, { readAhead: true });
+    // Reads per range, and whether the batch of that range had been submitted when it was read.
+    const reads = new Map<string, number>();
+    const submitted = new Set<number>();
+    let readBeforeItsBatch = 0;
+    const read = source.read.bind(source);
+    source.read = async (range, context) => {
+      const key = `${range.partition}:${range.from}-${range.until}`;
+      reads.set(key, (reads.get(key) ?? 0) + 1);
+      if (!submitted.has(context.batchTime)) readBeforeItsBatch++;
+      return read(range, context);
+    };
+    ssc.addListener({ onBatchSubmitted: (info) => void submitted.add(info.batchTime) });
+    await ssc.start();
+    await ssc.awaitTermination();
+    await source.close();
+
+    expect(world.sink.mismatches).toEqual([]);
+    const committed = [...world.sink.committed.values()].flatMap((c) => c.records);
+    expect([...committed].sort()).toEqual([...expected].sort());
+    expect([...reads.values()].every((n) => n === 1)).toBe(true);
+    // 12 records per partition in ranges of 4: the second and third ranges were certain a batch early.
+    expect(readBeforeItsBatch).toBe(6);
+  }, 90_000);
 });
