@@ -184,29 +184,52 @@ export function createS3CheckpointBackend(options: S3CheckpointStoreOptions, log
     return (await readHead(appId)).head.history.includes(token);
   }
 
+  /** Per app, the head version this writer created last: the next update starts from it (see updateHead). */
+  const lastCreated = new Map<string, { head: Head; version: number }>();
+
   /**
    * Read-modify-write of the head: `step` gets the newest version and returns the next one and a
    * result, or only a result when nothing needs writing (e.g. a retried request whose first
    * attempt had in fact succeeded); it throws to abort (fencing). Losing the race to create the
    * next version means someone else changed the head first: read again and redo the step.
+   *
+   * With conditional writes the first try skips the read and starts from the version this writer
+   * created last, which is what a writer stalled since its last read would do: if anyone wrote
+   * since, the create fails (or onChain refuses a pruned number) and the loop reads. Only a create
+   * is ever decided on that guess; a step that returns or throws is decided again on a fresh read.
    */
   async function updateHead<T>(appId: string, step: (head: Head) => { next?: Omit<Head, 'history'>; result: T }): Promise<T> {
     const useConditions = await conditionalWrites();
-    for (let conflicts = 0; ; conflicts++) {
-      const { head, version } = await readHead(appId);
-      const { next, result } = step(head);
-      if (!next) return result;
+    let guess = useConditions ? lastCreated.get(appId) : undefined;
+    for (let conflicts = 0; ; ) {
+      const { head, version } = guess ?? (await readHead(appId));
+      let decided: { next?: Omit<Head, 'history'>; result: T } | undefined;
+      try {
+        decided = step(head);
+      } catch (error) {
+        if (!guess) throw error;
+      }
+      const guessed = guess !== undefined;
+      guess = undefined;
+      if (!decided?.next) {
+        if (guessed) continue;
+        return decided!.result;
+      }
+      const { next, result } = decided;
       const token = randomBytes(12).toString('hex');
       const key = versionKey(appId, version + 1);
-      const body = JSON.stringify({ ...next, history: [...head.history, token].slice(-HISTORY_LENGTH) } satisfies Head);
-      if (await create(key, body, useConditions)) {
+      const created: Head = { ...next, history: [...head.history, token].slice(-HISTORY_LENGTH) };
+      if (await create(key, JSON.stringify(created), useConditions)) {
         if (await onChain(appId, version + 1, token)) {
+          lastCreated.set(appId, { head: created, version: version + 1 });
           if (version + 1 > HEAD_KEEP) await deleteObject(versionKey(appId, version + 1 - HEAD_KEEP));
           return result;
         }
         await deleteObject(key);
       }
-      if (conflicts > 100) {
+      lastCreated.delete(appId);
+      if (guessed) continue; // a stale guess is not a conflict with another writer
+      if (++conflicts > 100) {
         throw new MicrobatchError('CHECKPOINT_STORE_UNAVAILABLE', `Gave up updating the head of app ${appId} after ${conflicts} conflicts`, {
           details: { appId, bucket },
         });

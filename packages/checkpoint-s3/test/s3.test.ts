@@ -138,6 +138,31 @@ describe('s3 checkpoint store', () => {
     }
   });
 
+  it('a writer whose last head is 20 versions stale (its next number pruned) is fenced on its next write, and leaves no head behind', async () => {
+    // The writer starts its next head update from the version it created last, without reading:
+    // here that version and the next number are long gone, as for a process paused between batches.
+    const prefix = 'stale-guess/';
+    const zombie = createS3CheckpointStore(storeOptions({ prefix }));
+    const successor = createS3CheckpointStore(storeOptions({ prefix }));
+    try {
+      const appId = randomAppId();
+      const old = await zombie.acquireEpoch(appId);
+      await zombie.write(sampleCheckpoint(appId, { epoch: old, seq: 1, time: 1000 }));
+      const current = await successor.acquireEpoch(appId);
+      for (let seq = 3; seq <= 22; seq++) await successor.write(sampleCheckpoint(appId, { epoch: current, seq, time: seq * 1000 }));
+      const heads = await testBucket().keys(`${prefix}${appId}/head/`);
+      const late = sampleCheckpoint(appId, { epoch: old, seq: 2, time: 2000 });
+      expect(isMicrobatchError(await errorOf(zombie.write(late)), 'FENCED')).toBe(true);
+      expect(await successor.list(appId)).not.toContain(checkpointName(late));
+      expect((await successor.latest(appId))?.checkpoint.seq).toBe(22);
+      expect(await testBucket().keys(`${prefix}${appId}/head/`)).toEqual(heads);
+      expect(await testBucket().keys(`${prefix}${appId}/checkpoints/${checkpointName(late)}`)).toEqual([]);
+    } finally {
+      await zombie.close();
+      await successor.close();
+    }
+  });
+
   it('a writer that dies between upload and commit leaves the previous checkpoint current, and its upload is swept', async () => {
     const { client, arm, stalled, release } = stallingClient();
     const prefix = 'crash/';
