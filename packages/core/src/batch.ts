@@ -10,7 +10,7 @@ export interface PartitionPlan<T> {
   readonly compute: () => Promise<T[]>;
   readonly ranges: readonly OffsetRange[];
   /**
-   * Set by narrow transformations: streams the partition's records into `emit` through the fused
+   * Set by map, filter and flatMap: streams the partition's records into `emit` through the fused
    * chain of stages, so a single consumer gets them without an intermediate array being built.
    */
   readonly stream?: (emit: (record: T) => void) => Promise<void>;
@@ -98,13 +98,9 @@ export class Batch<T> {
 
   /** Streams one partition's records into `emit`: fused when this batch has one consumer, else from the kept partition. */
   async pull(index: number, emit: (record: T) => void): Promise<void> {
-    if (this.readsOnce(index)) {
-      const { stream, compute } = this.planAt(index);
-      if (stream) return stream(emit);
-      for (const record of await compute()) emit(record);
-      return;
-    }
-    for (const record of await this.partition(index)) emit(record);
+    const { stream } = this.planAt(index);
+    if (stream && this.readsOnce(index)) return stream(emit);
+    for (const record of await this.records(index)) emit(record);
   }
 
   /** This batch handed to an output operation: `foreachPartition` gets a full PartitionContext. */
@@ -141,15 +137,7 @@ export class Batch<T> {
   // ---- transformations: each returns a new lazy batch ----
 
   mapPartitions<U>(fn: (records: T[], partitionId: number) => U[] | Promise<U[]>): Batch<U> {
-    return this.derive(
-      this.plans.map((plan, index) => {
-        const compute = async () => fn(await this.records(index), index);
-        const stream = async (emit: (record: U) => void) => {
-          for (const record of await compute()) emit(record);
-        };
-        return { compute, stream, ranges: plan.ranges };
-      }),
-    );
+    return this.derive(this.plans.map((plan, index) => ({ compute: async () => fn(await this.records(index), index), ranges: plan.ranges })));
   }
 
   map<U>(fn: (record: T) => U): Batch<U> {
