@@ -1,22 +1,27 @@
 #!/usr/bin/env node
 import { spawn } from 'node:child_process';
-import { ALL_SERVICES, ensureServices } from './index.mjs';
+import { ALL_SERVICES, ensureServices, startPrivateServices } from './index.mjs';
 
 const usage = `usage:
   microbatch-services run [--need kafka,postgres,redis,s3] -- <command...>
       ensure the services (reuse, or start locally), run the command with
       KAFKA_BROKERS / DATABASE_URL / REDIS_URL / S3_ENDPOINT set, then stop what was started
-  microbatch-services up [--need ...]
-      ensure the services, print their variables, keep them running until Ctrl-C`;
+  microbatch-services up [--need ...] [--private]
+      ensure the services, print their variables, keep them running until Ctrl-C
+
+  --private  start a throwaway instance of every needed service on a free port instead of
+             reusing the shared ones (for a second test run beside another, or for fault tests)`;
 
 const args = process.argv.slice(2);
 const command = args.shift();
 let need = ALL_SERVICES;
+let privateServices = false;
 const dash = args.indexOf('--');
 const flags = dash === -1 ? args : args.slice(0, dash);
 const rest = dash === -1 ? [] : args.slice(dash + 1);
 for (let i = 0; i < flags.length; i++) {
   if (flags[i] === '--need') need = String(flags[++i] ?? '').split(',').filter(Boolean);
+  else if (flags[i] === '--private') privateServices = true;
   else fail(`unknown flag ${flags[i]}`);
 }
 if (command !== 'run' && command !== 'up') fail(command ? `unknown command ${command}` : 'missing command');
@@ -27,7 +32,8 @@ function fail(message) {
   process.exit(2);
 }
 
-const services = await ensureServices(need);
+const services = privateServices ? await startPrivateServices(need) : await ensureServices(need);
+
 let stopping = false;
 const shutdown = async (code) => {
   if (stopping) return;

@@ -68,6 +68,30 @@ export async function startPrivateService(name, { log = defaultLog } = {}) {
   return p.start({ port, log: (m) => log(`${name}(private): ${m}`) });
 }
 
+/**
+ * Private instances of every named service, each URL variable set in process.env (overriding the
+ * shared ones), so a second test run can go on beside another without touching its services.
+ */
+export async function startPrivateServices(names = ALL_SERVICES, { log = defaultLog } = {}) {
+  const started = [];
+  try {
+    for (const name of names) {
+      const p = await plugin(name);
+      const instance = await startPrivateService(name, { log });
+      started.push({ name, instance });
+      process.env[p.envVar] = instance.url;
+      log(`${name}(private): started at ${redact(instance.url)}`);
+    }
+  } catch (error) {
+    await stopAll(started, log);
+    throw error;
+  }
+  return {
+    env: Object.fromEntries(await Promise.all(names.map(async (n) => [(await plugin(n)).envVar, process.env[(await plugin(n)).envVar]]))),
+    stop: () => stopAll(started, log),
+  };
+}
+
 async function stopAll(started, log) {
   for (const { name, instance } of started.reverse()) {
     log(`${name}: stopping`);
