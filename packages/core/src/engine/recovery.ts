@@ -20,8 +20,10 @@ export interface RecoveredState {
   readonly stateReplay: BatchRecord[];
   /** The state snapshot to load: its batch time and blob key per operator (reset operators left out). */
   readonly snapshot: { time: number; keys: Record<string, string> } | undefined;
-  /** Newest batch time the checkpoint mentions; new batches come strictly after it. */
+  /** Newest batch time the checkpoint mentions (or a corrupt newer one's name); new batches come strictly after it. */
   readonly lastBatchTime: number;
+  /** Newest batch time the valid checkpoint itself knows (planned or completed), 0 without one. */
+  readonly checkpointedBatchTime: number;
   readonly lastCompletedTime: number | undefined;
 }
 
@@ -93,6 +95,7 @@ export async function recover(
     stateReplay,
     snapshot,
     lastBatchTime: Math.max(checkpoint ? checkpointBatchTime(checkpoint) : 0, ...lost.map(batchTimeFromCheckpointName)),
+    checkpointedBatchTime: checkpoint ? checkpointBatchTime(checkpoint) : 0,
     lastCompletedTime: checkpoint?.lastCompletedTime,
   };
 }
@@ -137,21 +140,21 @@ function refuseOrFallBack(store: CheckpointStore, appId: string, latest: LatestC
 export async function assertSinksNotAhead(
   outputs: readonly { readonly name: string; readonly sink?: { lastCommittedBatch?(c: { appId: string }): Promise<number | undefined> } }[],
   appId: string,
-  recovered: Pick<RecoveredState, 'lastBatchTime'>,
+  recovered: Pick<RecoveredState, 'checkpointedBatchTime'>,
   allowed: boolean,
   logger: Logger,
 ): Promise<void> {
   for (const output of outputs) {
     const committed = await output.sink?.lastCommittedBatch?.({ appId });
-    if (committed === undefined || committed <= recovered.lastBatchTime) continue;
-    const details = { appId, output: output.name, sinkBatchTime: committed, checkpointBatchTime: recovered.lastBatchTime };
+    if (committed === undefined || committed <= recovered.checkpointedBatchTime) continue;
+    const details = { appId, output: output.name, sinkBatchTime: committed, checkpointBatchTime: recovered.checkpointedBatchTime };
     if (allowed) {
       logger.error(details, 'a sink committed batches the checkpoint does not know (recoverFromOlderCheckpoint): their records may be output twice');
       continue;
     }
     throw new MicrobatchError(
       'CHECKPOINT_BEHIND_SINK',
-      `Output "${output.name}" committed batch ${committed}, but the newest batch the checkpoint store knows for app ${appId} is ${recovered.lastBatchTime}: ` +
+      `Output "${output.name}" committed batch ${committed}, but the newest batch the checkpoint store knows for app ${appId} is ${recovered.checkpointedBatchTime}: ` +
         'the store lost its newest checkpoints, and going on would output those records again. Restore the store, ' +
         'or set recoverFromOlderCheckpoint: true to accept possible duplicates (docs/semantics.md §3).',
       { details },
