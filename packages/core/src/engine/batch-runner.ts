@@ -106,9 +106,9 @@ async function runOutputs(env: BatchRunnerEnv, generation: BatchGeneration): Pro
     };
     const startTime = env.clock.now();
     const info = { batchTime: record.time, id: operation.id, name: operation.name, attempt, startTime };
-    env.bus.emit('onOutputOperationStarted', info);
     const batch = operation.stream.batchFor(generation);
-    if (!batch) continue; // e.g. a window between its slide times: no batch, no output
+    if (!batch) continue; // e.g. a window between its slide times: no batch, no output, no events
+    env.bus.emit('onOutputOperationStarted', info);
     try {
       await operation.run(batch.bind(context), context);
     } catch (error) {
