@@ -131,6 +131,15 @@ describe('program changes between runs', () => {
     await expect(run(appId, data, ['events'])).rejects.toMatchObject({ code: 'GRAPH_MISMATCH', details: { missingFromProgram: ['clicks'] } });
   });
 
+  it('a changed batch interval is refused, naming both intervals', async () => {
+    const appId = uniqueAppId('interval');
+    const data = createMemoryCheckpointData();
+    expect(await run(appId, data, ['events'])).toEqual([1, 2]);
+    const ssc = testContext({ appId, checkpoint: createMemoryCheckpointStore({ data }), batchIntervalMs: 500 });
+    ssc.source(createMemoryLogSource(logOf([[1, 2]]), { name: 'events' })).foreachBatch(() => {});
+    await expect(ssc.start()).rejects.toMatchObject({ code: 'INVALID_OPTION', details: { option: 'batchIntervalMs', value: { configured: 500, checkpointed: 1000 } } });
+  });
+
   it('resetStreams naming nothing known is an error, not silently ignored', async () => {
     const appId = uniqueAppId('typo');
     const data = createMemoryCheckpointData();

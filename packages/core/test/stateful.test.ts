@@ -310,7 +310,7 @@ describe('state snapshots', () => {
 });
 
 describe('program changes and stateful operators', () => {
-  const program = (appId: string, data: MemoryCheckpointData, log: MemoryLog<string>, names: [string, string], reset: string[] = []) => {
+  const program = (appId: string, data: MemoryCheckpointData, log: MemoryLog<string>, names: string[], reset: string[] = []) => {
     const ssc = testContext({ appId, checkpoint: createMemoryCheckpointStore({ data }), checkpointIntervalMs: 1000, resetStreams: reset });
     const words = pairs(ssc.source(createMemoryLogSource(log, { name: 'w' })).map((r) => r.value));
     const out: Record<string, Map<string, number>> = {};
@@ -340,5 +340,21 @@ describe('program changes and stateful operators', () => {
     await reset.ssc.awaitTermination();
     expect(reset.out.totals).toEqual(new Map([['a', 3], ['b', 1]])); // recovered
     expect(reset.out['other-v2']).toEqual(new Map([['a', 1]])); // fresh
+  });
+
+  it('a new operator is allowed: the old one recovers its state, the new one starts from its initial state', async () => {
+    const appId = uniqueAppId('opadded');
+    const data = createMemoryCheckpointData();
+    const log = logOf([['a', 'a', 'b']]);
+    const first = program(appId, data, log, ['totals']);
+    await first.ssc.start();
+    await first.ssc.awaitTermination();
+
+    log.append(0, 'a');
+    const grown = program(appId, data, log, ['totals', 'added']);
+    await grown.ssc.start();
+    await grown.ssc.awaitTermination();
+    expect(grown.out.totals).toEqual(new Map([['a', 3], ['b', 1]])); // recovered
+    expect(grown.out.added).toEqual(new Map([['a', 1]])); // sees only the batches after the snapshot
   });
 });

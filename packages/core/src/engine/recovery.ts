@@ -43,6 +43,16 @@ export async function recover(
   const latest = await store.latest(appId);
   if (latest && latest.skipped.length > 0) refuseOrFallBack(store, appId, latest, recoverFromOlderCheckpoint, logger);
   const checkpoint = latest?.checkpoint;
+  if (checkpoint && checkpoint.batchIntervalMs !== graph.batchIntervalMs) {
+    // Windows and snapshots step through logged batches by the interval: with another one they
+    // would read past batches at times that were never planned. Refuse rather than guess.
+    throw invalidOption(
+      'batchIntervalMs',
+      `is ${graph.batchIntervalMs} ms, but checkpoint ${latest!.name} of app ${appId} was written with ${checkpoint.batchIntervalMs} ms; ` +
+        'a running application keeps its interval (start a new app id to change it)',
+      { configured: graph.batchIntervalMs, checkpointed: checkpoint.batchIntervalMs },
+    );
+  }
   const names = graph.namedStreams().map((s) => s.name);
   const saved = checkpoint ? [...Object.keys(checkpoint.sources), ...Object.keys(checkpoint.operators)] : [];
   const reset = new Set(resetStreams);
