@@ -1,3 +1,4 @@
+import type { Logger } from '../api/logger.js';
 import { isMicrobatchError, type MicrobatchErrorCode } from '../errors.js';
 
 /**
@@ -77,4 +78,19 @@ export async function withRetries<T>(
       await policy.clock.sleep(retryInMs, policy.signal);
     }
   }
+}
+
+/** A call to a source, sink or checkpoint store, retried by the policy; `what` names it in the log line. */
+export type RetryingCall = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+
+export function retryingCall(policy: RetryPolicy, logger: Logger): RetryingCall {
+  return (what, fn) =>
+    withRetries(policy, fn, (error, failure) =>
+      logger.warn(
+        { err: error, ...failure },
+        failure.willRetry
+          ? `${what} failed; retrying in ${failure.retryInMs} ms (transient failures are retried for ${Math.round(failure.retryingForMs! / 1000)} s more)`
+          : `${what} failed; giving up`,
+      ),
+    );
 }
