@@ -231,9 +231,9 @@ describe('rate control', () => {
   });
 
   it('partition caps split the rate budget by lag and never stall a lagging partition', () => {
-    expect(partitionCaps({ a: 300, b: 100 }, undefined, 200, 1000)).toEqual({ a: 150, b: 50 });
-    expect(partitionCaps({ a: 300, b: 100 }, 120, undefined, 1000)).toEqual({ a: 120, b: 100 });
-    expect(partitionCaps({ a: 5, b: 0 }, undefined, 0.001, 1000)).toEqual({ a: 1, b: 0 });
+    expect(partitionCaps({ a: 300, b: 100 }, undefined, 200)).toEqual({ a: 150, b: 50 });
+    expect(partitionCaps({ a: 300, b: 100 }, 120, Number.POSITIVE_INFINITY)).toEqual({ a: 120, b: 100 });
+    expect(partitionCaps({ a: 5, b: 0 }, undefined, 0.001)).toEqual({ a: 1, b: 0 });
   });
 
   it('backpressure lowers the records per batch when batches run slower than the interval', async () => {

@@ -74,9 +74,9 @@ export async function runBatch(
         env.bus.emit('onBatchCompleted', info);
         return { info, generation };
       },
-      (error, attempt, willRetry) => {
-        env.logger.warn({ err: error, batchTime: record.time, attempt, willRetry }, 'batch attempt failed');
-        env.bus.emit('onBatchFailed', { info: lastInfo, error, willRetry });
+      (error, failure) => {
+        env.logger.warn({ err: error, batchTime: record.time, ...failure }, failure.willRetry ? 'batch attempt failed; retrying' : 'batch attempt failed; giving up');
+        env.bus.emit('onBatchFailed', { info: lastInfo, error, willRetry: failure.willRetry });
       },
     );
   } catch (error) {

@@ -15,7 +15,7 @@ import { resolveOptions, type ProtocolPoint, type ResolvedOptions, type Streamin
 import { planSource } from './planner.js';
 import { PidRateEstimator } from './rate.js';
 import { ReadAhead, predictNextRanges } from './read-ahead.js';
-import { recover, type RecoveredState } from './recovery.js';
+import { assertSinksNotAhead, recover, type RecoveredState } from './recovery.js';
 import { withRetries, type RetryPolicy } from './retry.js';
 
 export type ContextState = 'initialized' | 'active' | 'stopping' | 'stopped';
@@ -129,9 +129,12 @@ export class StreamingContext {
     let pending: BatchRecord[];
     let lastBatchTime: number;
     try {
-      const epoch = await store.acquireEpoch(appId);
+      const epoch = await this.withRetry('taking an epoch from the checkpoint store', () => store.acquireEpoch(appId));
       this.epochValue = epoch;
-      const recovered = await recover(store, appId, this.graph, this.options.resetStreams, this.logger);
+      const { resetStreams, recoverFromOlderCheckpoint } = this.options;
+      const recovered = await this.withRetry('reading the newest checkpoint', () =>
+        recover(store, appId, this.graph, { resetStreams, recoverFromOlderCheckpoint }, this.logger),
+      );
       checkpointer = new Checkpointer(
         store,
         appId,
@@ -157,6 +160,9 @@ export class StreamingContext {
       pending = recovered.pending;
       lastBatchTime = recovered.lastBatchTime;
       await this.openAll(epoch);
+      await this.withRetry('asking the sinks what they committed', () =>
+        assertSinksNotAhead(this.graph.outputs, appId, recovered, recoverFromOlderCheckpoint, this.logger),
+      );
       await this.restoreState(recovered);
     } catch (error) {
       await this.closeAll();
@@ -215,7 +221,8 @@ export class StreamingContext {
         const { record, lag } = await this.planBatch(checkpointer, time);
         this.readAhead?.keepOnly(record.ranges);
         await this.writeCheckpoint(checkpointer, 'plan', time);
-        const next = { time: time + interval, ranges: predictNextRanges(record.ranges, lag, (name) => this.staticCapOf(name)) };
+        const partitionsOf = (name: string) => record.ranges.filter((r) => r.source === name).length;
+        const next = { time: time + interval, ranges: predictNextRanges(record.ranges, lag, (name) => this.staticCapOf(name, partitionsOf(name))) };
         const info = await this.runAndComplete(checkpointer, record, false, lag, next);
         if (this.options.stopWhenIdle && info.numRecords === 0) {
           this.logger.info({ batchTime: time }, 'no new input: stopping (stopWhenIdle)');
@@ -247,13 +254,15 @@ export class StreamingContext {
     const next = new Map<string, PartitionOffsets>();
     const lag: Record<string, Record<string, number>> = {};
     for (const [name, source] of this.graph.sources) {
-      const plan = await this.withRetry(() =>
+      const plan = await this.withRetry(`planning source "${name}"`, () =>
         planSource(
           source,
           checkpointer.offsetsOf(name),
           {
             staticCap: source.maxRecordsPerPartition ?? this.options.maxRecordsPerPartition,
-            rate: this.rates.get(name),
+            batchCap: this.options.maxRecordsPerBatch,
+            // Before the first estimate the first batch is already capped by initialRate (§7).
+            rate: this.rates.get(name) ?? this.options.backpressure?.initialRate,
             batchIntervalMs: this.options.batchIntervalMs,
           },
           this.logger,
@@ -273,7 +282,7 @@ export class StreamingContext {
     const time = batchTime ?? 0;
     await this.point(why === 'plan' ? 'plan:before-write' : 'complete:before-write', time, 1);
     const started = performance.now();
-    const { durable, retireBefore, seq } = await this.withRetry(() => checkpointer.write());
+    const { durable, retireBefore, seq } = await this.withRetry('writing a checkpoint', () => checkpointer.write());
     this.bus.emit('onCheckpointWritten', { seq, batchTime: time, durationMs: performance.now() - started, epoch: this.epochValue! });
     if (why === 'plan') await this.point('plan:after-write', time, 1);
     await this.afterDurable(durable, retireBefore);
@@ -329,7 +338,9 @@ export class StreamingContext {
     const keys: Record<string, string> = {};
     for (const operator of this.graph.stateful) {
       const key = blobKey(this.epochValue!, `state/${operator.name}/${String(time).padStart(16, '0')}`);
-      await this.withRetry(() => this.options.checkpoint.putBlob(this.appId, key, operator.snapshot(time), this.epochValue!));
+      await this.withRetry(`writing the state snapshot of "${operator.name}"`, () =>
+        this.options.checkpoint.putBlob(this.appId, key, operator.snapshot(time), this.epochValue!),
+      );
       keys[operator.name] = key;
     }
     checkpointer.setSnapshot(time, keys);
@@ -349,7 +360,8 @@ export class StreamingContext {
     }
     if (retireBefore === undefined) return;
     for (const output of this.graph.outputs) {
-      await output.sink?.retire?.({ appId: this.appId, epoch: this.epochValue!, before: retireBefore });
+      const sink = output.sink;
+      if (sink?.retire) await this.withRetry(`pruning the markers of output "${output.name}"`, () => sink.retire!({ appId: this.appId, epoch: this.epochValue!, before: retireBefore }));
     }
   }
 
@@ -364,10 +376,14 @@ export class StreamingContext {
     }
   }
 
-  /** The per-partition cap the planner applies to a source, when nothing else (backpressure) limits it. */
-  private staticCapOf(name: string): number | undefined {
+  /**
+   * The per-partition cap the planner applies to a source, when nothing else limits it: neither
+   * backpressure nor the batch cap, which split a budget by lag and so depend on what arrives.
+   */
+  private staticCapOf(name: string, partitions: number): number | undefined {
     if (this.options.backpressure) return undefined;
-    return this.graph.sources.get(name)?.maxRecordsPerPartition ?? this.options.maxRecordsPerPartition;
+    const cap = this.graph.sources.get(name)?.maxRecordsPerPartition ?? this.options.maxRecordsPerPartition;
+    return cap !== undefined && cap * partitions <= this.options.maxRecordsPerBatch ? cap : undefined;
   }
 
   private runnerEnv(next?: Pick<BatchRecord, 'time' | 'ranges'>): BatchRunnerEnv {
@@ -396,6 +412,7 @@ export class StreamingContext {
   private retryPolicy(): RetryPolicy {
     return {
       maxAttempts: this.options.maxBatchAttempts,
+      timeoutMs: this.options.retryTimeoutMs,
       backoffMs: this.options.retryBackoffMs,
       backoffMaxMs: this.options.retryBackoffMaxMs,
       clock: this.options.clock,
@@ -403,9 +420,15 @@ export class StreamingContext {
     };
   }
 
-  private withRetry<T>(fn: () => Promise<T>): Promise<T> {
-    return withRetries(this.retryPolicy(), fn, (error, attempt, willRetry) =>
-      this.logger.warn({ err: error, attempt, willRetry }, 'checkpoint or source call failed'),
+  /** Retries a call to a source, sink or checkpoint store; `what` names it in the log line. */
+  private withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return withRetries(this.retryPolicy(), fn, (error, failure) =>
+      this.logger.warn(
+        { err: error, ...failure },
+        failure.willRetry
+          ? `${what} failed; retrying in ${failure.retryInMs} ms (transient failures are retried for ${Math.round(failure.retryingForMs! / 1000)} s more)`
+          : `${what} failed; giving up`,
+      ),
     );
   }
 
