@@ -31,6 +31,7 @@ for (const [name, db] of [
     describe,
     it,
     name: `upsert into ${name}`,
+    guarantee: 'idempotent',
     async createSink(target) {
       if (!created.has(target)) {
         created.add(target);
@@ -51,6 +52,7 @@ sinkSuite<Total>({
   describe,
   it,
   name: 'upsert into redis strings',
+  guarantee: 'idempotent',
   createSink: (target) =>
     upsertSink({ name: 'totals', target: redisUpsert<Total>({ redis, type: 'string', key: (r) => `${target}:${r.key}`, value: (r) => `${r.total}|${r.seen}`, pipelineSize: 5 }) }),
   readBack: (target) => redisDump(redis, target),
@@ -63,6 +65,7 @@ sinkSuite<Total>({
   describe,
   it,
   name: 'upsert into redis hash fields',
+  guarantee: 'idempotent',
   createSink: (target) =>
     upsertSink({
       name: 'totals',

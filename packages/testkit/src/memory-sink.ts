@@ -2,8 +2,8 @@ import { FencedError, type Batch, type OutputContext, type PartitionContext, typ
 
 /** What a memory sink has committed; share it between sink instances to simulate a restart. */
 export interface MemorySinkData<T> {
-  /** Committed partitions by marker `batchTime/partitionId`, in commit order. */
-  readonly committed: Map<string, { readonly records: readonly T[]; readonly epoch: number }>;
+  /** Committed partitions by marker `batchTime/partitionId`, in commit order, with the app that committed them. */
+  readonly committed: Map<string, { readonly records: readonly T[]; readonly epoch: number; readonly appId: string }>;
   /** Replays that found their marker and skipped, as a transactional sink must. */
   replaysSkipped: number;
   /** Replays whose records differed from what was committed: each one is a broken exactly-once promise. */
@@ -20,6 +20,8 @@ export interface MemoryTransactionalSink<T> extends Sink<T> {
   readonly data: MemorySinkData<T>;
   /** Every committed record, ordered by batch time then partition. */
   records(): T[];
+  /** The newest batch time with a marker of `appId`, or undefined. */
+  lastCommittedBatch(context: { readonly appId: string }): Promise<number | undefined>;
 }
 
 /**
@@ -59,9 +61,17 @@ export function createMemoryTransactionalSink<T>(
           return;
         }
         data.maxEpoch = Math.max(data.maxEpoch, ctx.epoch);
-        data.committed.set(marker, { records: [...records], epoch: ctx.epoch });
+        data.committed.set(marker, { records: [...records], epoch: ctx.epoch, appId: ctx.appId });
         await options.afterPartitionCommit?.(ctx);
       });
+    },
+    async lastCommittedBatch({ appId }) {
+      let newest: number | undefined;
+      for (const [marker, entry] of data.committed) {
+        const [time] = parseMarker(marker);
+        if (entry.appId === appId && (newest === undefined || time > newest)) newest = time;
+      }
+      return newest;
     },
     records() {
       return [...data.committed.entries()]
@@ -72,7 +82,12 @@ export function createMemoryTransactionalSink<T>(
 }
 
 function compareMarkers(a: string, b: string): number {
-  const [ta, pa] = a.split('/').map(Number) as [number, number];
-  const [tb, pb] = b.split('/').map(Number) as [number, number];
+  const [ta, pa] = parseMarker(a);
+  const [tb, pb] = parseMarker(b);
   return ta - tb || pa - pb;
+}
+
+/** `batchTime/partitionId` -> [batchTime, partitionId]. */
+function parseMarker(marker: string): [number, number] {
+  return marker.split('/').map(Number) as [number, number];
 }

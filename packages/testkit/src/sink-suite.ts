@@ -1,4 +1,4 @@
-import { deepStrictEqual, ok, rejects } from 'node:assert/strict';
+import { deepStrictEqual, equal, ok, rejects } from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Batch, type OffsetRange, type OutputContext, type PartitionContext, type Sink, isMicrobatchError, silentLogger } from '@microbatch/core';
 
@@ -11,6 +11,8 @@ export interface SinkSuiteOptions<T> {
   readonly it: It;
   /** Shown in test names. */
   readonly name: string;
+  /** What the sink promises (checked against `sink.guarantee`); transactional sinks get more tests. */
+  readonly guarantee: Sink<T>['guarantee'];
   /**
    * A sink writing to `target`, a fresh random name per test. The same `target` must mean the
    * same storage (another process writing the same table), a new one empty storage.
@@ -22,11 +24,25 @@ export interface SinkSuiteOptions<T> {
   record(batchTime: number, partitionId: number, index: number): T;
   /** Drops `target` after a test. */
   cleanup?(target: string): Promise<void>;
+  /**
+   * Tests a sink can leave out. A feature switched off means its tests are not registered at all,
+   * so they are never counted as passing.
+   */
   readonly features?: {
-    /** The sink refuses writes from an epoch older than one that wrote (FencedError). Default: true for transactional sinks. */
+    /**
+     * The sink refuses writes of an epoch older than one that claimed the output (FencedError).
+     * Default true. Only an idempotent sink may switch it off.
+     */
     readonly fencing?: boolean;
+    /** The sink implements `retire`. Default: true for transactional sinks (idempotent ones have no markers to prune). */
+    readonly retire?: boolean;
+    /** The sink implements `lastCommittedBatch`. Default: true for transactional sinks. */
+    readonly lastCommittedBatch?: boolean;
   };
 }
+
+/** `Sink.lastCommittedBatch`, optional in core. */
+type LastCommitted = { lastCommittedBatch?(context: { readonly appId: string }): Promise<number | undefined> };
 
 interface TestBatch {
   readonly time: number;
@@ -40,11 +56,18 @@ const INTERVAL = 1000;
  * Conformance suite for sinks: whatever happens to a batch (replayed sequentially, after a crash
  * that wrote a random subset of its partitions, concurrently by several processes, by a restarted
  * process with a newer epoch), the target ends up equal to one clean write of each batch.
- * Transactional sinks must also refuse zombies (older epochs).
+ * Sinks that fence (all transactional ones) must refuse zombies (older epochs); transactional
+ * sinks must also report their newest committed batch (lastCommittedBatch) and prune markers
+ * (retire) without forgetting what a replay needs.
  */
 export function sinkSuite<T>(options: SinkSuiteOptions<T>): void {
-  const { describe, it } = options;
-  const fencing = options.features?.fencing;
+  const { describe, it, guarantee } = options;
+  const transactional = guarantee === 'transactional';
+  const fencing = options.features?.fencing ?? true;
+  const retire = options.features?.retire ?? transactional;
+  const lastCommitted = options.features?.lastCommittedBatch ?? transactional;
+  if (guarantee !== 'idempotent' && guarantee !== 'transactional') throw new Error(`sinkSuite ${options.name}: guarantee must be 'idempotent' or 'transactional'`);
+  if (transactional && !fencing) throw new Error(`sinkSuite ${options.name}: a transactional sink must fence zombies (features.fencing: false is for idempotent sinks)`);
 
   describe(`sink conformance: ${options.name}`, () => {
     it('a clean write is readable and deterministic', () =>
@@ -103,15 +126,44 @@ export function sinkSuite<T>(options: SinkSuiteOptions<T>): void {
         await run.expectClean(batches);
       }));
 
-    it('retire keeps batches that may still be replayed exactly-once', () =>
-      withRun(options, async (run) => {
-        const batches = run.batches(3);
-        for (const batch of batches) await run.write(run.target, batch);
-        const sink = await run.sink(run.target);
-        await sink.retire?.({ appId: run.appId, epoch: 1, before: batches[2]!.time });
-        await run.write(run.target, batches[2]!, { fresh: true });
-        await run.expectClean(batches);
-      }));
+    if (retire) {
+      it('retire keeps batches that may still be replayed exactly-once', () =>
+        withRun(options, async (run) => {
+          const batches = run.batches(3);
+          for (const batch of batches) await run.write(run.target, batch);
+          const sink = await run.sink(run.target);
+          ok(typeof sink.retire === 'function', 'features.retire is on but the sink has no retire()');
+          await sink.retire({ appId: run.appId, epoch: 1, before: batches[2]!.time });
+          await run.write(run.target, batches[2]!, { fresh: true });
+          await run.expectClean(batches);
+        }));
+    }
+
+    if (lastCommitted) {
+      it('lastCommittedBatch is the newest batch committed for the app, read by another instance, after replays and retire', () =>
+        withRun(options, async (run) => {
+          // Read through another instance than the writer: a restarted process asks the target.
+          const reader = (await run.sink(run.target, true)) as Sink<T> & LastCommitted;
+          ok(typeof reader.lastCommittedBatch === 'function', 'features.lastCommittedBatch is on but the sink has no lastCommittedBatch()');
+          const last = (appId = run.appId) => reader.lastCommittedBatch!({ appId });
+          equal(await last(), undefined, 'lastCommittedBatch before any commit');
+          const batches = run.batches(3);
+          await run.write(run.target, batches[0]!);
+          equal(await last(), batches[0]!.time);
+          await run.write(run.target, batches[1]!);
+          equal(await last(), batches[1]!.time, 'lastCommittedBatch after committing t1 < t2');
+          // A replay of an older batch does not move it back.
+          await run.write(run.target, batches[0]!, { attempt: 2 });
+          equal(await last(), batches[1]!.time, 'lastCommittedBatch after replaying t1');
+          if (retire) {
+            // What the engine passes when no checkpoint holds a pending batch: past the newest one.
+            const sink = await run.sink(run.target);
+            await sink.retire!({ appId: run.appId, epoch: 1, before: batches[1]!.time + INTERVAL });
+            equal(await last(), batches[1]!.time, 'retire pruned the newest batch');
+          }
+          equal(await last(`${run.appId}-other`), undefined, 'lastCommittedBatch of an app that never wrote');
+        }));
+    }
 
     it('close() is safe to call twice', () =>
       withRun(options, async (run) => {
@@ -121,20 +173,23 @@ export function sinkSuite<T>(options: SinkSuiteOptions<T>): void {
         await sink.close?.();
       }));
 
-    it('a stale epoch is refused with FencedError and writes nothing', () =>
-      withRun(options, async (run, guarantee) => {
-        if (!(fencing ?? guarantee === 'transactional')) {
-          // Idempotent sinks cannot tell epochs apart: the feature flag says so, and this proves the flag.
-          ok(guarantee === 'idempotent' || fencing === false, 'fencing disabled for a transactional sink');
-          return;
-        }
-        const batches = run.batches(2);
-        const zombie = await run.sink(run.target, true);
-        await zombie.open?.({ appId: run.appId, epoch: 1, logger: silentLogger });
-        await run.write(run.target, batches[0]!, { epoch: 2, fresh: true });
-        await rejects(run.write(run.target, batches[1]!, { epoch: 1, sink: zombie }), (error: unknown) => isMicrobatchError(error, 'FENCED'));
-        await run.expectClean([batches[0]!]);
-      }));
+    if (fencing) {
+      it('a zombie (older epoch) is refused with FencedError once a newer epoch wrote, and writes nothing', () =>
+        withRun(options, async (run) => {
+          const batches = run.batches(3);
+          const zombie = await run.sink(run.target, true);
+          await zombie.open?.({ appId: run.appId, epoch: 1, logger: silentLogger });
+          await run.write(run.target, batches[0]!, { epoch: 1, sink: zombie }); // while it was the newest
+          // It stalls; a restarted process (epoch 2) replays batch 0 and goes on with batch 1.
+          await run.write(run.target, batches[0]!, { epoch: 2, fresh: true });
+          await run.write(run.target, batches[1]!, { epoch: 2, fresh: true });
+          // The zombie wakes: re-running the older batch would move values back; the next one is not its job.
+          const fenced = (error: unknown) => isMicrobatchError(error, 'FENCED');
+          await rejects(run.write(run.target, batches[0]!, { epoch: 1, sink: zombie }), fenced);
+          await rejects(run.write(run.target, batches[2]!, { epoch: 1, sink: zombie }), fenced);
+          await run.expectClean([batches[0]!, batches[1]!]);
+        }));
+    }
   });
 }
 
@@ -286,11 +341,12 @@ class FailingBatch<T> extends Batch<T> {
   }
 }
 
-async function withRun<T>(options: SinkSuiteOptions<T>, fn: (run: Run<T>, guarantee: Sink<T>['guarantee']) => Promise<void>): Promise<void> {
+async function withRun<T>(options: SinkSuiteOptions<T>, fn: (run: Run<T>) => Promise<void>): Promise<void> {
   const run = new Run(options, randomBytes(4).readUInt32LE());
   try {
     const probe = await run.sink(run.target);
-    await fn(run, probe.guarantee);
+    equal(probe.guarantee, options.guarantee, `the sink's guarantee differs from the suite's option`);
+    await fn(run);
   } finally {
     for (const sink of run.sinks) await sink.close?.();
     if (options.cleanup) for (const target of run.targets) await options.cleanup(target);
