@@ -129,7 +129,7 @@ export function sinkSuite<T>(options: SinkSuiteOptions<T>): void {
     if (retire) {
       it('retire keeps batches that may still be replayed exactly-once', () =>
         withRun(options, async (run) => {
-          const batches = run.batches(3);
+          const batches = run.batches(3, { nonEmpty: true });
           for (const batch of batches) await run.write(run.target, batch);
           const sink = await run.sink(run.target);
           ok(typeof sink.retire === 'function', 'features.retire is on but the sink has no retire()');
@@ -239,17 +239,19 @@ class Run<T> {
     return chosen;
   }
 
-  batches(count: number): TestBatch[] {
+  /** `nonEmpty`: every batch has a record somewhere, for tests whose one replay must be able to show a duplicate. */
+  batches(count: number, { nonEmpty = false } = {}): TestBatch[] {
     const start = (1 + this.int(0, 1000)) * INTERVAL;
     const offsets = new Map<number, number>();
     return Array.from({ length: count }, (_, b) => {
       const time = start + b * INTERVAL;
       const numPartitions = this.int(1, 4);
-      const partitions = Array.from({ length: numPartitions }, (_, p) => {
+      const sizes = Array.from({ length: numPartitions }, () =>
         // Sometimes empty: a partition with no new records still commits (and replays) correctly.
-        const size = this.random() < 0.15 ? 0 : this.int(1, 25);
-        return Array.from({ length: size }, (_, i) => this.options.record(time, p, i));
-      });
+        this.random() < 0.15 ? 0 : this.int(1, 25),
+      );
+      if (nonEmpty && sizes.every((size) => size === 0)) sizes[0] = 1;
+      const partitions = sizes.map((size, p) => Array.from({ length: size }, (_, i) => this.options.record(time, p, i)));
       const ranges = partitions.map((records, p) => {
         const from = offsets.get(p) ?? 0;
         offsets.set(p, from + records.length);
