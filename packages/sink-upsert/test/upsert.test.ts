@@ -1,5 +1,5 @@
 import { Batch, isMicrobatchError, silentLogger, type OutputContext } from '@microbatch/core';
-import { fromPool, type Database } from '@microbatch/sink-postgres';
+import { fromPool, type Database, type SqlExecutor } from '@microbatch/sink-postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lastPerKey, postgresUpsert, redisUpsert, upsertSink } from '../src/index.js';
 import { createPool, createRedis, randomName, redisDelete, redisDump } from './support.js';
@@ -11,8 +11,9 @@ afterAll(async () => {
   redis.disconnect();
 });
 
+const appId = randomName('app');
 const contextFor = (batchTime: number): OutputContext => ({
-  appId: 'upsert-test',
+  appId,
   epoch: 1,
   batchTime,
   attempt: 1,
@@ -34,17 +35,17 @@ async function withTable(ddl: string, fn: (table: string) => Promise<void>) {
   }
 }
 
-/** The real database, counting the statements that reach it. */
+/** The real database, counting the statements that reach it, in transactions too. */
 function counting(db: Database): Database & { statements: Array<{ text: string; params: number }> } {
   const statements: Array<{ text: string; params: number }> = [];
-  return {
-    ...db,
-    statements,
-    query(text, params) {
+  const count = <E extends SqlExecutor>(executor: E): E => ({
+    ...executor,
+    query(text: string, params?: readonly unknown[]) {
       statements.push({ text, params: params?.length ?? 0 });
-      return db.query(text, params);
+      return executor.query(text, params);
     },
-  };
+  });
+  return { ...count(db), statements, transaction: (fn) => db.transaction((tx) => fn(count(tx))) };
 }
 
 type Total = { key: string; total: number };
@@ -93,7 +94,7 @@ describe('postgresUpsert', () => {
       // 120k rows x 3 columns would be 360k bind parameters as a VALUES list: far past the 65535 limit.
       const rows = Array.from({ length: 120_000 }, (_, i) => ({ key: `k${i}`, total: i, note: i % 2 ? null : `n${i}` }));
       await write(sink, 1000, [rows.slice(0, 60_000), rows.slice(60_000)]);
-      const upserts = db.statements.filter((s) => s.text.startsWith('INSERT'));
+      const upserts = db.statements.filter((s) => s.text.startsWith(`INSERT INTO "${table}"`));
       expect(upserts).toHaveLength(3);
       expect(upserts.every((s) => s.params === 3)).toBe(true);
       const { rows: check } = await pool.query(`SELECT count(*)::int AS n, sum(total)::text AS s, count(note)::int AS notes FROM ${table}`);
