@@ -50,6 +50,7 @@ export function createMemoryTransactionalSink<T>(
           throw new FencedError(`memory sink ${name}: epoch ${ctx.epoch} is older than ${data.maxEpoch}`, {
             epoch: ctx.epoch,
             currentEpoch: data.maxEpoch,
+            details: { output: name },
           });
         }
         const previous = data.committed.get(marker);
