@@ -1,3 +1,4 @@
+import { silentLogger, type OutputContext } from '@microbatch/core';
 import type { Database } from '@microbatch/sink-postgres';
 import { Redis } from 'ioredis';
 
@@ -57,4 +58,9 @@ export function afterChunkCommits(db: Database, hook: (chunks: number) => Promis
       return result;
     },
   };
+}
+
+/** What the engine passes to a write of output `totals`. */
+export function outputContext(appId: string, batchTime: number, epoch = 1): OutputContext {
+  return { appId, epoch, batchTime, attempt: 1, outputName: 'totals', offsetRanges: [], signal: new AbortController().signal, logger: silentLogger };
 }

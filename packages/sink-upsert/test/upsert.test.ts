@@ -1,8 +1,8 @@
-import { Batch, isMicrobatchError, silentLogger, type OutputContext } from '@microbatch/core';
+import { Batch, isMicrobatchError, type OutputContext } from '@microbatch/core';
 import { fromPool, type Database, type SqlExecutor } from '@microbatch/sink-postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lastPerKey, postgresUpsert, redisUpsert, upsertSink } from '../src/index.js';
-import { createPool, createRedis, randomName, redisDelete, redisDump } from './support.js';
+import { createPool, createRedis, outputContext, randomName, redisDelete, redisDump } from './support.js';
 
 const pool = createPool();
 const redis = createRedis();
@@ -12,16 +12,7 @@ afterAll(async () => {
 });
 
 const appId = randomName('app');
-const contextFor = (batchTime: number): OutputContext => ({
-  appId,
-  epoch: 1,
-  batchTime,
-  attempt: 1,
-  outputName: 'totals',
-  offsetRanges: [],
-  signal: new AbortController().signal,
-  logger: silentLogger,
-});
+const contextFor = (batchTime: number): OutputContext => outputContext(appId, batchTime);
 const write = <T>(sink: { write(b: Batch<T>, c: OutputContext): Promise<void> }, time: number, partitions: T[][]) =>
   sink.write(Batch.fromPartitions(time, partitions).bind(contextFor(time)), contextFor(time));
 

@@ -1,8 +1,8 @@
-import { Batch, FencedError, silentLogger, type OutputContext } from '@microbatch/core';
+import { Batch, FencedError, silentLogger } from '@microbatch/core';
 import { fromPool, resetEpochs } from '@microbatch/sink-postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { postgresUpsert, redisUpsert, upsertSink, type UpsertSink, type UpsertTarget } from '../src/index.js';
-import { afterChunkCommits, createPool, createRedis, randomName, redisDelete, redisDump } from './support.js';
+import { afterChunkCommits, createPool, createRedis, outputContext, randomName, redisDelete, redisDump } from './support.js';
 
 // A zombie: a process whose epoch was superseded while it stalled. It must not move a value back
 // to an older batch (or on to a batch that is no longer its own) once the newer epoch claimed the output.
@@ -15,16 +15,7 @@ afterAll(async () => {
 });
 
 type Total = { key: string; total: number };
-const contextFor = (appId: string, epoch: number, batchTime: number): OutputContext => ({
-  appId,
-  epoch,
-  batchTime,
-  attempt: 1,
-  outputName: 'totals',
-  offsetRanges: [],
-  signal: new AbortController().signal,
-  logger: silentLogger,
-});
+const contextFor = (appId: string, epoch: number, batchTime: number) => outputContext(appId, batchTime, epoch);
 const write = (sink: UpsertSink<Total>, appId: string, epoch: number, batchTime: number, records: Total[]) =>
   sink.write(Batch.fromPartitions(batchTime, [records]).bind(contextFor(appId, epoch, batchTime)), contextFor(appId, epoch, batchTime));
 
@@ -33,36 +24,27 @@ interface Target {
   make(): Promise<{ target: () => UpsertTarget<Total>; read: () => Promise<unknown>; cleanup: () => Promise<void> }>;
 }
 
+/** A Redis target under a random prefix, its fence key outside the prefix (so `read` shows values only). */
+function redisTarget(name: string, options: (prefix: string) => Parameters<typeof redisUpsert<Total>>[0]): Target {
+  return {
+    name,
+    async make() {
+      const prefix = randomName('r');
+      return {
+        target: () => redisUpsert<Total>({ ...options(prefix), fenceKey: ({ appId }) => `${prefix}-fence:${appId}` }),
+        read: () => redisDump(redis, prefix),
+        cleanup: async () => {
+          await redisDelete(redis, prefix);
+          await redisDelete(redis, `${prefix}-fence`);
+        },
+      };
+    },
+  };
+}
+
 const targets: Target[] = [
-  {
-    name: 'redis strings',
-    async make() {
-      const prefix = randomName('r');
-      return {
-        target: () => redisUpsert<Total>({ redis, type: 'string', key: (r) => `${prefix}:${r.key}`, value: (r) => r.total, fenceKey: ({ appId }) => `${prefix}-fence:${appId}` }),
-        read: () => redisDump(redis, prefix),
-        cleanup: async () => {
-          await redisDelete(redis, prefix);
-          await redisDelete(redis, `${prefix}-fence`);
-        },
-      };
-    },
-  },
-  {
-    name: 'redis hash fields',
-    async make() {
-      const prefix = randomName('r');
-      return {
-        target: () =>
-          redisUpsert<Total>({ redis, type: 'hash', key: () => `${prefix}:totals`, field: (r) => r.key, value: (r) => r.total, fenceKey: ({ appId }) => `${prefix}-fence:${appId}` }),
-        read: () => redisDump(redis, prefix),
-        cleanup: async () => {
-          await redisDelete(redis, prefix);
-          await redisDelete(redis, `${prefix}-fence`);
-        },
-      };
-    },
-  },
+  redisTarget('redis strings', (prefix) => ({ redis, type: 'string', key: (r) => `${prefix}:${r.key}`, value: (r) => r.total })),
+  redisTarget('redis hash fields', (prefix) => ({ redis, type: 'hash', key: () => `${prefix}:totals`, field: (r) => r.key, value: (r) => r.total })),
   {
     name: 'postgres',
     async make() {
