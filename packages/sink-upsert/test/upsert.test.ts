@@ -1,4 +1,4 @@
-import { Batch, isMicrobatchError, type OutputContext } from '@microbatch/core';
+import { Batch, isMicrobatchError, silentLogger, type OutputContext } from '@microbatch/core';
 import { fromPool, type Database, type SqlExecutor } from '@microbatch/sink-postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lastPerKey, postgresUpsert, redisUpsert, upsertSink } from '../src/index.js';
@@ -153,6 +153,29 @@ describe('postgresUpsert', () => {
       const sink = upsertSink({ name: 'x', target: postgresUpsert({ pool, table, keys: ['key'], columns: ['key', 'nope'] }) });
       const error = await write(sink, 1000, [[{ key: 'a', nope: 1 }]]).catch((e: unknown) => e);
       expect(isMicrobatchError(error, 'INVALID_OPTION')).toBe(true);
+    });
+  });
+});
+
+describe('fence: false', () => {
+  it('writes plain statements and pipelines: no fences table, no fence key', async () => {
+    await withTable('(key text PRIMARY KEY, total int NOT NULL)', async (table) => {
+      const prefix = randomName('r');
+      const fenceKey = () => `${prefix}-fence`;
+      const pg = upsertSink({ name: 'totals', target: postgresUpsert<Total>({ pool, table, keys: ['key'], columns: ['key', 'total'], tablePrefix: `${table}_`, fence: false }) });
+      const rd = upsertSink({ name: 'totals', target: redisUpsert<Total>({ redis, type: 'string', key: (r) => `${prefix}:${r.key}`, value: (r) => r.total, fenceKey, fence: false }) });
+      try {
+        await pg.open({ appId, epoch: 1, logger: silentLogger });
+        await rd.open({ appId, epoch: 1, logger: silentLogger });
+        await write(pg, 1000, [[{ key: 'a', total: 1 }]]);
+        await write(rd, 1000, [[{ key: 'a', total: 1 }]]);
+        expect((await pool.query(`SELECT key, total FROM ${table}`)).rows).toEqual([{ key: 'a', total: 1 }]);
+        expect((await pool.query(`SELECT to_regclass($1) AS fences`, [`${table}_fences`])).rows).toEqual([{ fences: null }]);
+        expect(await redisDump(redis, prefix)).toEqual([['a', '1']]);
+        expect(await redis.exists(fenceKey())).toBe(0);
+      } finally {
+        await redisDelete(redis, prefix);
+      }
     });
   });
 });
