@@ -280,10 +280,13 @@ class Run<T> {
       logger: silentLogger,
     };
     const partitions = batch.partitions as readonly (readonly T[])[];
+    const crash: Crash = { partialCollect: this.options.guarantee === 'idempotent', collected: false };
     const bound = options.failing
-      ? new FailingBatch<T>(batch.time, partitions, batch.ranges, options.failing).bind(context)
+      ? new FailingBatch<T>(batch.time, partitions, batch.ranges, options.failing, crash).bind(context)
       : Batch.fromPartitions(batch.time, partitions, batch.ranges).bind(context);
     await sink.write(bound, context);
+    // The sink read the batch whole and wrote what survived: the process dies right after.
+    if (crash.collected) throw new Error(`injected failure after writing all but partitions ${[...options.failing!].join(', ')}`);
   }
 
   /** The target equals a fresh target that got each batch once, cleanly. */
@@ -296,6 +299,19 @@ class Run<T> {
   }
 }
 
+/** How a FailingBatch crashes a sink that reads it whole (`collect`). */
+interface Crash {
+  /**
+   * Idempotent sinks: `collect` returns the records of the surviving partitions, so the sink
+   * writes part of the batch (as a process killed between its chunks would leave it), and the
+   * crash is raised once the write returned. Transactional sinks: `collect` throws, since a
+   * sink that commits what `collect` returned with its markers must get the whole batch or none.
+   */
+  readonly partialCollect: boolean;
+  /** Set when `collect` returned a partial batch. */
+  collected: boolean;
+}
+
 /**
  * A batch whose `failing` partitions fail as a crash would: the others are written, and the
  * write rejects only once they settled, so the test never races with its own stray writes.
@@ -306,6 +322,7 @@ class FailingBatch<T> extends Batch<T> {
     private readonly parts: readonly (readonly T[])[],
     private readonly ranges: readonly (readonly OffsetRange[])[],
     private readonly failing: ReadonlySet<number>,
+    private readonly crash: Crash,
     output?: OutputContext,
   ) {
     super(
@@ -316,7 +333,7 @@ class FailingBatch<T> extends Batch<T> {
   }
 
   override bind(output: OutputContext): Batch<T> {
-    return new FailingBatch(this.time, this.parts, this.ranges, this.failing, output);
+    return new FailingBatch(this.time, this.parts, this.ranges, this.failing, this.crash, output);
   }
 
   override async foreachPartition(fn: (records: T[], context: PartitionContext) => void | Promise<void>): Promise<void> {
@@ -332,9 +349,10 @@ class FailingBatch<T> extends Batch<T> {
     if (errors.length > 0) throw errors[0];
   }
 
-  /** A sink that reads the whole batch at once sees the crash before writing anything. */
   override async collect(): Promise<T[]> {
-    throw new Error(`injected failure in partitions ${[...this.failing].join(', ')}`);
+    if (!this.crash.partialCollect) throw new Error(`injected failure in partitions ${[...this.failing].join(', ')}`);
+    this.crash.collected = true;
+    return this.parts.flatMap((records, i) => (this.failing.has(i) ? [] : [...records]));
   }
 }
 

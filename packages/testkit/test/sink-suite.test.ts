@@ -35,13 +35,18 @@ sinkSuite<Row>({
 // The suite must be able to fail: a sink that appends without markers duplicates on replay,
 // and one without fencing lets a zombie write. Run the suite's tests by hand against them.
 describe('sink conformance suite catches broken sinks', () => {
-  const collect = (sink: (target: string) => Sink<Row>, readBack: (target: string) => Promise<unknown>, features?: { retire?: boolean }) => {
+  const collect = (
+    sink: (target: string) => Sink<Row>,
+    readBack: (target: string) => Promise<unknown>,
+    features?: { retire?: boolean; fencing?: boolean },
+    guarantee: Sink<Row>['guarantee'] = 'transactional',
+  ) => {
     const tests = new Map<string, () => Promise<void>>();
     sinkSuite<Row>({
       describe: (_name, fn) => fn(),
       it: (name, fn) => tests.set(name, fn),
       name: 'broken',
-      guarantee: 'transactional',
+      guarantee,
       features,
       createSink: sink,
       readBack,
@@ -111,6 +116,28 @@ describe('sink conformance suite catches broken sinks', () => {
     };
     await expect(collect(pruning(false), readCommitted).get(lastTest)!()).rejects.toThrow(/retire pruned the newest batch/);
     await expect(collect(pruning(true), readCommitted).get('retire keeps batches that may still be replayed exactly-once')!()).rejects.toThrow(/differs from one clean write/);
+  });
+
+  it('an idempotent sink that skips a batch it already began fails the crash test (a partial write, then the replay)', async () => {
+    const stores = new Map<string, Map<string, number>>();
+    const store = (target: string) => stores.get(target) ?? stores.set(target, new Map()).get(target)!;
+    const begun = new Map<string, Set<number>>();
+    const skipsBegun = (target: string): Sink<Row> => ({
+      name: 'kv',
+      guarantee: 'idempotent',
+      async write(batch, context) {
+        const seen = begun.get(target) ?? begun.set(target, new Set()).get(target)!;
+        if (seen.has(context.batchTime)) return; // wrong: the batch may have been cut short
+        const rows = await batch.collect();
+        seen.add(context.batchTime);
+        for (const row of rows) store(target).set(row.key, row.value);
+      },
+    });
+    const tests = collect(skipsBegun, async (target) => [...store(target)].sort(), { fencing: false }, 'idempotent');
+    // Either the final state misses the rest of the batch, or a later crashing attempt "succeeds" without reading it.
+    await expect(tests.get('a crash after a random subset of partitions, then a replay, equals one clean write')!()).rejects.toThrow(
+      /differs from one clean write|Missing expected rejection/,
+    );
   });
 
   it('a transactional sink cannot switch fencing off, and a sink must report the guarantee the suite tests', async () => {
