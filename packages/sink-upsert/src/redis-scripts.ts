@@ -28,11 +28,13 @@ local a = 4
 for i = 2, #KEYS do
   if hash then
     local n = tonumber(ARGV[a])
-    if n > 0 then
-      redis.call('HSET', KEYS[i], unpack(ARGV, a + 1, a + 2 * n))
-      if ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl) end
+    local last = a + 2 * n
+    -- unpack is bounded by the Lua stack (about 8000 values): set wide records 1000 values at a time.
+    for from = a + 1, last, 1000 do
+      redis.call('HSET', KEYS[i], unpack(ARGV, from, math.min(from + 999, last)))
     end
-    a = a + 1 + 2 * n
+    if n > 0 and ttl > 0 then redis.call('EXPIRE', KEYS[i], ttl) end
+    a = last + 1
   else
     if ttl > 0 then redis.call('SET', KEYS[i], ARGV[a], 'EX', ttl) else redis.call('SET', KEYS[i], ARGV[a]) end
     a = a + 1

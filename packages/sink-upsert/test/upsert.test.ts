@@ -205,6 +205,20 @@ describe('redisUpsert', () => {
     }
   });
 
+  it('a hash record with 20k fields is written whole (the fenced script sets them in slices)', async () => {
+    const prefix = randomName('r');
+    const fields = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`f${i}`, i]));
+    const sink = upsertSink({ name: 'wide', target: redisUpsert<{ id: string }>({ redis, type: 'hash', key: (r) => `${prefix}:${r.id}`, fields: () => fields }) });
+    try {
+      await write(sink, 1000, [[{ id: 'w' }]]);
+      const stored = await redis.hgetall(`${prefix}:w`);
+      expect(Object.keys(stored)).toHaveLength(20_000);
+      expect(stored.f19999).toBe('19999');
+    } finally {
+      await redisDelete(redis, prefix);
+    }
+  });
+
   it('owns and closes a client it made from a URL; close() twice is safe', async () => {
     const prefix = randomName('r');
     const sink = upsertSink({ name: 't', target: redisUpsert<Total>({ redis: process.env.REDIS_URL!, type: 'string', key: (r) => `${prefix}:${r.key}`, value: (r) => r.total }) });
