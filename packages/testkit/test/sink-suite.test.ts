@@ -1,6 +1,6 @@
 import type { Sink } from '@microbatch/core';
 import { describe, expect, it } from 'vitest';
-import { createMemorySinkData, createMemoryTransactionalSink, sinkSuite, type MemorySinkData } from '../src/index.js';
+import { createMemorySinkData, createMemoryTransactionalSink, parseMarker, sinkSuite, type MemorySinkData } from '../src/index.js';
 
 type Row = { key: string; value: number };
 
@@ -86,14 +86,15 @@ describe('sink conformance suite catches broken sinks', () => {
     const first = collect((target) => {
       const { data } = broken(target);
       const sink = createMemoryTransactionalSink<Row>({ name: 'out', data });
-      const lastCommittedBatch = async () => (data.committed.size === 0 ? undefined : Number([...data.committed.keys()][0]!.split('/')[0]));
+      const lastCommittedBatch = async () => (data.committed.size === 0 ? undefined : parseMarker([...data.committed.keys()][0]!).batchTime);
       return { ...sink, lastCommittedBatch };
     }, readCommitted, { retire: false });
     await expect(first.get(lastTest)!()).rejects.toThrow(/after committing t1 < t2/);
     const anyApp = collect((target) => {
       const { data } = broken(target);
       const sink = createMemoryTransactionalSink<Row>({ name: 'out', data });
-      return { ...sink, lastCommittedBatch: () => sink.lastCommittedBatch({ appId: [...data.committed.values()][0]?.appId ?? '' }) };
+      const anyApp = () => (data.committed.size === 0 ? '' : parseMarker([...data.committed.keys()][0]!).appId);
+      return { ...sink, lastCommittedBatch: () => sink.lastCommittedBatch!({ appId: anyApp() }) };
     }, readCommitted, { retire: false });
     await expect(anyApp.get(lastTest)!()).rejects.toThrow(/an app that never wrote/);
   });
@@ -107,7 +108,7 @@ describe('sink conformance suite catches broken sinks', () => {
         // Prunes every marker below `before` (the newest batch's too), or with `all` every marker.
         async retire({ before }: { before: number }) {
           for (const [marker, { records }] of [...data.committed]) {
-            if (!all && Number(marker.split('/')[0]) >= before) continue;
+            if (!all && parseMarker(marker).batchTime >= before) continue;
             data.committed.delete(marker);
             retired.push(...records);
           }
