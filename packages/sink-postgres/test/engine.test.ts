@@ -103,16 +103,17 @@ describe('postgresSink driven by StreamingContext', () => {
       // The checkpoint is gone; the clock has moved on, as a real one would (batch times are not reused).
       world.checkpoint = createMemoryCheckpointData();
       const later = createVirtualClock(START + 3_600_000);
-      // The sink committed batches the (empty) checkpoint does not know: start refuses by default...
-      const refused = await processOf(world, { resumeFromDatabase: true, clock: later })
+      // The sink committed batches the (empty) checkpoint does not know. Without the database's
+      // offsets that is a store that lost entries, and start refuses...
+      const refused = await processOf(world, { clock: later })
         .start()
         .then(() => undefined, (e: unknown) => e);
       expect(isMicrobatchError(refused, 'CHECKPOINT_BEHIND_SINK')).toBe(true);
       const newest = await pool.query(`SELECT max(batch_time)::float8 AS t FROM ${quoteIdent(`${world.table}_markers`)}`);
       expect((refused as { details: object }).details).toMatchObject({ output: 'events-out', sinkBatchTime: newest.rows[0].t, checkpointBatchTime: 0 });
-      // ...and recovering from the database alone is the explicit opt-in; the offsets stored with
-      // the rows make it exact.
-      const fresh = processOf(world, { resumeFromDatabase: true, clock: later, recoverFromOlderCheckpoint: true });
+      // ...while a source resuming from this output's committed offsets starts after its records:
+      // recovering from the database alone is exact, and needs no opt-in.
+      const fresh = processOf(world, { resumeFromDatabase: true, clock: later });
       await fresh.start();
       await fresh.awaitTermination();
       expect(await rowsOf(world)).toEqual(everything(world));
