@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryLog, createMemoryLogSource } from '@microbatch/source-memory';
 import { createMemorySinkData, createMemoryTransactionalSink, type MemorySinkData } from '@microbatch/testkit';
 import {
+  FencedError,
   StreamingGroup,
   createMemoryCheckpointData,
   createMemoryCheckpointStore,
@@ -58,6 +59,7 @@ interface MemberOptions {
   shuffle?: boolean;
   shufflesWithinTask?: boolean;
   migrateFromSingleProcess?: boolean;
+  refenceDelayMs?: number;
 }
 
 function member(world: World, coordinator: Coordinator, options: MemberOptions = {}): StreamingGroup {
@@ -68,6 +70,7 @@ function member(world: World, coordinator: Coordinator, options: MemberOptions =
     logger: silentLogger,
     stopOnSignals: false,
     shufflesWithinTask: options.shufflesWithinTask ?? options.shuffle ?? false,
+    ...(options.refenceDelayMs === undefined ? {} : { refenceDelayMs: options.refenceDelayMs }),
     context: (task) => ({
       batchIntervalMs: 1000,
       checkpoint: createMemoryCheckpointStore({ data: world.store }),
@@ -168,6 +171,69 @@ describe('a group of members sharing tasks', () => {
     // Task 0 (zombie) and task 1 (successor) together: each record of partitions 0 and 1 once.
     expect(committed(world)).toEqual(everything(world).filter((r) => r.startsWith('p0') || r.startsWith('p1')));
     expect(world.sink.mismatches).toEqual([]);
+  });
+
+  it('two members told they own the same task fence each other without stopping; the one still assigned it runs it again', async () => {
+    const world = newWorld();
+    const [one, two] = [handCoordinator(), handCoordinator()];
+    one.assign([1]);
+    two.assign([1]);
+    // Live members (no stopWhenIdle), as during a rebalance where both still believe they own task 1.
+    const a = member(world, one, { stopWhenIdle: false, refenceDelayMs: 20 });
+    const b = member(world, two, { stopWhenIdle: false, refenceDelayMs: 20 });
+    await a.start();
+    await b.start(); // takes task 1's epoch: a's task is fenced at its next write, and a stays up
+    expect(a.status).toBe('active');
+    two.assign([]); // the coordinator settles: the task is a's alone
+    const mine = everything(world).filter((r) => r.startsWith('p1'));
+    await expect.poll(() => committed(world), { timeout: 10_000 }).toEqual(mine);
+    expect(a.tasks).toEqual([1]);
+    expect(b.tasks).toEqual([]);
+    await Promise.all([a.stop(), b.stop()]);
+    expect(committed(world)).toEqual(mine);
+    expect(world.sink.mismatches).toEqual([]);
+  });
+
+  it('a task fenced while it starts (another member took its epoch meanwhile) stops there alone; the member stays up', async () => {
+    const world = newWorld();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let opening!: () => void;
+    const isOpening = new Promise<void>((resolve) => (opening = resolve));
+    const store = createMemoryCheckpointStore({ data: world.store });
+    const stops: string[] = [];
+    const a = new StreamingGroup({
+      appId: world.appId,
+      coordinator: createStaticCoordinator({ member: 0, members: 1, tasks: 1 }),
+      logger: silentLogger,
+      stopOnSignals: false,
+      refenceDelayMs: 60_000, // no restart within this test: the newest assignment still names the task
+      context: { batchIntervalMs: 1000, checkpoint: store, clock: createVirtualClock(START), stopWhenIdle: true },
+      build: (ssc) => {
+        ssc.source(createMemoryLogSource(world.log, { name: 'events' })).foreachBatch(() => {}, { name: 'out' });
+        // A sink that claims its output at open, as sink-postgres does: stalled until released.
+        const sink = createMemoryTransactionalSink<unknown>({ name: 'claims' });
+        ssc.source(createMemoryLogSource(new MemoryLog<string>(1), { name: 'other' })).to({
+          ...sink,
+          async open(context) {
+            opening();
+            await gate;
+            const current = await store.currentEpoch(context.appId);
+            if (context.epoch < current) throw new FencedError('claimed by a newer epoch', { epoch: context.epoch, currentEpoch: current });
+          },
+        });
+      },
+    });
+    a.addListener({ onTaskStopped: (e) => void stops.push(e.reason) });
+    const started = a.start();
+    await isOpening;
+    await store.acquireEpoch(taskAppId(world.appId, 0)); // another member takes task 0
+    release();
+    await started;
+    expect(stops).toEqual(['fenced']);
+    expect(a.status).toBe('active');
+    expect(a.tasks).toEqual([]);
+    await a.stop();
   });
 
   it('a program that shuffles is refused unless shufflesWithinTask acknowledges that shuffles see one task', async () => {

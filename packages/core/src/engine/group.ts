@@ -34,6 +34,11 @@ export interface StreamingGroupOptions {
   shufflesWithinTask?: boolean;
   /** How long a revoked task's batch in flight may run on before it is abandoned (it stays pending for the next owner). Default 10000. */
   revokeTimeoutMs?: number;
+  /**
+   * A task fenced here that the newest assignment still gives this member is started again after
+   * this pause (the fence came from a member acting on an older assignment). Default 2000.
+   */
+  refenceDelayMs?: number;
   /** Stop gracefully on SIGINT and SIGTERM. Default true. */
   stopOnSignals?: boolean;
   /** Default: createDefaultLogger({ appId }); each task logs through a child with `task`. */
@@ -79,6 +84,11 @@ export class StreamingGroup {
   private settle!: (error?: unknown) => void;
   private removeSignalHandlers = () => {};
   private readonly revokeTimeoutMs: number;
+  private readonly refenceDelayMs: number;
+  /** The newest assignment delivered, recorded at once: a queued start of a task no longer in it is skipped. */
+  private latest = new Set<number>();
+  /** Tasks fenced while this member is still assigned them, waiting for a restart. */
+  private readonly refencing = new Map<number, NodeJS.Timeout>();
 
   constructor(private readonly options: StreamingGroupOptions) {
     if (typeof options !== 'object' || options === null) throw invalidOption('options', 'must be an object', options);
@@ -88,6 +98,9 @@ export class StreamingGroup {
     const revoke = options.revokeTimeoutMs ?? 10_000;
     if (!Number.isSafeInteger(revoke) || revoke < 0) throw invalidOption('revokeTimeoutMs', `must be an integer >= 0, got ${String(revoke)}`, revoke);
     this.revokeTimeoutMs = revoke;
+    const refence = options.refenceDelayMs ?? 2000;
+    if (!Number.isSafeInteger(refence) || refence < 0) throw invalidOption('refenceDelayMs', `must be an integer >= 0, got ${String(refence)}`, refence);
+    this.refenceDelayMs = refence;
     this.logger = options.logger ?? createDefaultLogger({ appId: options.appId });
   }
 
@@ -128,7 +141,10 @@ export class StreamingGroup {
     try {
       await this.options.coordinator.start(
         {
-          assigned: (tasks) => this.enqueue(() => this.reassign(tasks)),
+          assigned: (tasks) => {
+            this.latest = new Set(tasks);
+            this.enqueue(() => this.reassign(tasks));
+          },
           failed: (error) => this.fail(error),
         },
         { appId: this.appId, logger: this.logger.child({ component: 'coordinator', coordinator: this.options.coordinator.kind }) },
@@ -162,6 +178,8 @@ export class StreamingGroup {
 
   private async stopAll(graceful: boolean): Promise<void> {
     this.state = 'stopping';
+    for (const timer of this.refencing.values()) clearTimeout(timer);
+    this.refencing.clear();
     this.removeSignalHandlers();
     await Promise.all(this.tasks.map((task) => this.stopTask(task, 'stopped', graceful)));
     try {
@@ -181,6 +199,12 @@ export class StreamingGroup {
   private async reassign(tasks: readonly number[]): Promise<void> {
     if (this.state !== 'active') return;
     const wanted = new Set(tasks);
+    for (const [task, timer] of this.refencing) {
+      if (!wanted.has(task)) {
+        clearTimeout(timer);
+        this.refencing.delete(task);
+      }
+    }
     this.emit((l) => l.onAssignment?.({ tasks: [...wanted].sort((a, b) => a - b) }));
     const revoked = this.tasks.filter((t) => !wanted.has(t));
     const added = [...wanted].filter((t) => !this.running.has(t)).sort((a, b) => a - b);
@@ -188,6 +212,9 @@ export class StreamingGroup {
     await Promise.all(revoked.map((task) => this.stopTask(task, 'revoked', true)));
     for (const task of added) {
       if (this.state !== 'active') return;
+      // A newer assignment arrived while this one was being handled: a task it no longer gives
+      // this member must not be started (it would fence its rightful owner for nothing).
+      if (!this.latest.has(task)) continue;
       await this.startTask(task);
     }
   }
@@ -224,7 +251,16 @@ export class StreamingGroup {
       const forTask = listener.forTask?.(task, ssc);
       if (forTask) ssc.addListener(forTask);
     }
-    await ssc.start();
+    try {
+      await ssc.start();
+    } catch (error) {
+      // Another member took the task's epoch between ours and our first fenced write (members
+      // starting close together): the task is theirs now, as for a running task fenced.
+      if (!isMicrobatchError(error, 'FENCED')) throw error;
+      this.emit((l) => l.onTaskStopped?.({ task, reason: 'fenced', error }));
+      this.fenced(task, error);
+      return;
+    }
     const entry: RunningTask = { ssc, done: Promise.resolve() };
     this.running.set(task, entry);
     entry.done = ssc.awaitTermination().then(
@@ -255,13 +291,34 @@ export class StreamingGroup {
     const reason: TaskStopReason = entry.stopping ?? (error === undefined ? 'idle' : isMicrobatchError(error, 'FENCED') ? 'fenced' : 'failed');
     this.emit((l) => l.onTaskStopped?.({ task, reason, ...(error === undefined ? {} : { error }) }));
     if (reason === 'fenced') {
-      this.logger.warn({ task, err: error }, 'task fenced: a newer owner took it over, so this member stopped it');
+      this.fenced(task, error);
     } else if (reason === 'failed') {
       this.fail(error);
     } else if (reason === 'idle' && this.running.size === 0 && this.state === 'active') {
       this.logger.info({}, 'every task of this member stopped idle (stopWhenIdle): leaving the group');
       void this.stop();
     }
+  }
+
+  /**
+   * A fenced task stops here. If the newest assignment still gives it to this member, the fence
+   * came from a member acting on an older assignment (or a stale start of ours): start it again
+   * after a pause, taking a newer epoch, so that it does not end up running nowhere.
+   */
+  private fenced(task: number, error: unknown): void {
+    this.logger.warn({ task, err: error }, 'task fenced: a newer owner took it over, so this member stopped it');
+    if (this.state !== 'active' || !this.latest.has(task) || this.refencing.has(task)) return;
+    const timer = setTimeout(() => {
+      this.refencing.delete(task);
+      this.enqueue(async () => {
+        if (this.state === 'active' && this.latest.has(task) && !this.running.has(task)) {
+          this.logger.info({ task }, 'the task is still assigned here: starting it again');
+          await this.startTask(task);
+        }
+      });
+    }, this.refenceDelayMs);
+    timer.unref();
+    this.refencing.set(task, timer);
   }
 
   private fail(error: unknown): void {
