@@ -1,6 +1,6 @@
 import { StreamingGroup, createDefaultLogger, createMemoryCheckpointData, createMemoryCheckpointStore, silentLogger, type MemoryCheckpointData } from '@microbatch/core';
 import { createMemorySinkData, createMemoryTransactionalSink, type MemorySinkData } from '@microbatch/testkit';
-import type { Admin, Producer } from 'kafkajs';
+import { AssignerProtocol, type Admin, type Producer } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKafkaGroupCoordinator, createKafkaSource, type KafkaGroupCoordinatorOptions } from '../src/index.js';
 import { Produced, exactlyOnce } from './group-support.js';
@@ -64,6 +64,7 @@ async function allOnce(app: App, produced: Produced): Promise<void> {
   expect(app.sink.mismatches).toEqual([]);
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const allTasks = (n: number) => Array.from({ length: n }, (_, t) => t);
 
 /** The members' tasks once they settled: disjoint, covering every task, in balance. */
@@ -139,6 +140,52 @@ describe('StreamingGroup members over the Kafka consumer group', () => {
     await split([a, b], 3);
     await allOnce(app, produced);
   }, 120_000);
+});
+
+describe('createKafkaGroupCoordinator: membership', () => {
+  it('paused members keep heartbeating: over several session timeouts no rebalance; whole tasks per member; stop() leaves at once', async () => {
+    const wide = topicName('hb-wide');
+    const narrow = topicName('hb-narrow');
+    await createTopic(admin, wide, 5);
+    await createTopic(admin, narrow, 3);
+    const groupId = topicName('hb-group');
+    const calls = new Map<string, number[][]>();
+    const join = async (name: string) => {
+      const coordinator = createKafkaGroupCoordinator({ brokers: brokers(), topics: [wide, narrow], sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 });
+      calls.set(name, []);
+      await coordinator.start({ assigned: (t) => calls.get(name)!.push([...t]), failed: (e) => calls.get(name)!.push([-1, String(e)] as never) }, { appId: groupId, logger });
+      return coordinator;
+    };
+    const a = await join('a');
+    const b = await join('b');
+    try {
+      const last = (name: string) => calls.get(name)!.at(-1)!;
+      await expect.poll(() => [...last('a'), ...last('b')].sort((x, y) => x - y), { timeout: 20_000 }).toEqual([0, 1, 2, 3, 4]);
+      const described = async () => (await admin.describeGroups([groupId])).groups[0]!;
+      const before = await described();
+      expect(before.state).toBe('Stable');
+      // Whole tasks: a member holding partition N of one topic holds partition N of every topic that has it.
+      for (const m of before.members) {
+        const { assignment } = AssignerProtocol.MemberAssignment.decode(m.memberAssignment)!;
+        const tasks = new Set(Object.values(assignment).flat());
+        for (const task of tasks) expect(assignment[narrow]?.includes(task) ?? false).toBe(task < 3);
+        for (const task of tasks) expect(assignment[wide]).toContain(task);
+      }
+      const counts = { a: calls.get('a')!.length, b: calls.get('b')!.length };
+      // Nothing is fetched, yet the members stay: no expiry, no rejoin, no new assignment.
+      await sleep(15_000);
+      expect({ a: calls.get('a')!.length, b: calls.get('b')!.length }).toEqual(counts);
+      const after = await described();
+      expect(after.state).toBe('Stable');
+      expect(after.members.map((m) => m.memberId).sort()).toEqual(before.members.map((m) => m.memberId).sort());
+      // stop() sends LeaveGroup: the member is gone right away, not after its session timeout.
+      await a.stop();
+      expect((await described()).members).toHaveLength(1);
+      await expect.poll(() => last('b'), { timeout: 20_000 }).toEqual([0, 1, 2, 3, 4]);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  }, 60_000);
 });
 
 describe('createKafkaGroupCoordinator: options and start', () => {
