@@ -19,3 +19,5 @@ export {
   type RawKafkaRecord,
   type ReadRequest,
 } from './reader.js';
+export { createKafkaGroupCoordinator } from './group/coordinator.js';
+export type { KafkaGroupCoordinatorOptions } from './group/options.js';

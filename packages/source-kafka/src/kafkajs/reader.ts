@@ -1,22 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MicrobatchError, type Logger } from '@microbatch/core';
-import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import type { ResolvedOptions } from '../options.js';
 import type { TopicPartition } from '../partition-id.js';
 import { OffsetOutOfRangeError, type KafkaReader, type PartitionWatermarks, type RawKafkaRecord, type ReadRequest } from '../reader.js';
+import { createKafkaClient } from './client.js';
 import { ConsumerSession, type ActiveRead } from './session.js';
-
-/** kafkajs logs through our logger; its errors are retried here, so they are warnings. */
-function logCreator(logger: Logger) {
-  return () =>
-    ({ namespace, level, log }: LogEntry) => {
-      const { message, ...extra } = log;
-      const fields = { kafkajs: namespace, ...extra };
-      if (level <= logLevel.WARN) logger.warn(fields, message);
-      else logger.debug(fields, message);
-    };
-}
 
 /**
  * The kafkajs implementation of the reader. kafkajs has no manual assign(): ranges are read with a
@@ -36,14 +26,7 @@ export class KafkajsReader implements KafkaReader {
     private readonly options: ResolvedOptions,
     private readonly logger: Logger,
   ) {
-    this.kafka = new Kafka({
-      retry: { retries: 5, initialRetryTime: options.retryInitialMs, maxRetryTime: options.retryMaxMs },
-      ...options.kafka,
-      clientId: options.clientId,
-      brokers: options.brokers,
-      logLevel: logLevel.WARN,
-      logCreator: logCreator(logger),
-    });
+    this.kafka = createKafkaClient(options, logger);
   }
 
   private admin(): Promise<Admin> {
