@@ -1,4 +1,5 @@
 import { createStaticCoordinator, type Coordinator } from '@microbatch/core';
+import { createKafkaGroupCoordinator } from '@microbatch/source-kafka';
 import { Kafka, logLevel } from 'kafkajs';
 import { UsageError } from './options.js';
 import type { InputSpec } from './pipeline.js';
@@ -32,5 +33,7 @@ export async function openCoordinator(membership: Membership, input: InputSpec):
   if (membership.kind === 'static') {
     return createStaticCoordinator({ member: membership.member, members: membership.members, tasks: await partitionCount(input) });
   }
-  throw new UsageError('--group needs the Kafka group coordinator (createKafkaGroupCoordinator), not in this build yet');
+  if (input.kind !== 'kafka') throw new UsageError('--group joins a Kafka consumer group: it needs --source kafka');
+  // The consumer group is named after the app id, so every `run --group --app-id X` shares X's tasks.
+  return createKafkaGroupCoordinator({ brokers: input.brokers, topics: [input.topic], sessionTimeoutMs: membership.sessionTimeoutMs });
 }
