@@ -1,10 +1,9 @@
 import { StreamingGroup, type AppDescription, type CheckpointStore, type Logger } from '@microbatch/core';
-import { createPrometheusMetrics } from '@microbatch/metrics';
 import type { Database } from '@microbatch/sink-postgres';
-import { GroupTracker, formatGroupStatus, formatStatusLine, serveDashboard, type ServedDashboard } from '@microbatch/ui';
+import { GroupTracker, formatGroupStatus, formatStatusLine } from '@microbatch/ui';
 import { openCoordinator, type Membership } from './coordinator.js';
 import type { InputSpec } from './pipeline.js';
-import { buildProgram, contextOptions, type RunSettings } from './program.js';
+import { buildProgram, contextOptions, serveRunDashboard, type RunSettings } from './program.js';
 import { BatchRejections } from './rejections.js';
 
 export interface GroupMemberOptions {
@@ -73,13 +72,7 @@ export async function runGroupMember(o: GroupMemberOptions, write: (line: string
       },
     }),
   });
-  let dashboard: ServedDashboard | undefined;
-  if (o.httpPort !== undefined) {
-    const metrics = createPrometheusMetrics();
-    group.addListener(metrics.groupListener);
-    dashboard = await serveDashboard({ group, description: () => description!, registry: metrics.registry, port: o.httpPort });
-    write(`dashboard at ${dashboard.url} (Prometheus metrics at ${dashboard.url}metrics)`);
-  }
+  const dashboard = await serveRunDashboard(o.httpPort, (metrics) => (group.addListener(metrics.groupListener), { group, description: () => description! }), write);
   try {
     write(`joining the group of app ${o.appId} (${o.membership.kind === 'static' ? `static member ${o.membership.member}/${o.membership.members}` : 'Kafka consumer group'})`);
     await group.start();

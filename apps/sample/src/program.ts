@@ -1,5 +1,7 @@
 import type { CheckpointStore, DStream, ProtocolPoint, StreamingContext, TaskContextOptions } from '@microbatch/core';
+import { createPrometheusMetrics, type PrometheusMetrics } from '@microbatch/metrics';
 import type { Database } from '@microbatch/sink-postgres';
+import { serveDashboard, type DashboardOptions, type ServedDashboard } from '@microbatch/ui';
 import type { Classified } from './events.js';
 import { buildPipeline, inputStream, type InputSpec } from './pipeline.js';
 import type { BatchRejections } from './rejections.js';
@@ -58,3 +60,12 @@ export function buildProgram(ssc: StreamingContext, input: InputSpec, db: Databa
   return classified;
 }
 
+
+/** `--http-port`: the dashboard and /metrics; `attach` hooks the metrics up and says what the dashboard shows. */
+export async function serveRunDashboard(port: number | undefined, attach: (metrics: PrometheusMetrics) => DashboardOptions, write: (line: string) => void): Promise<ServedDashboard | undefined> {
+  if (port === undefined) return undefined;
+  const metrics = createPrometheusMetrics();
+  const dashboard = await serveDashboard({ ...attach(metrics), registry: metrics.registry, port });
+  write(`dashboard at ${dashboard.url} (Prometheus metrics at ${dashboard.url}metrics)`);
+  return dashboard;
+}

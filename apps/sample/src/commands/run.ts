@@ -1,11 +1,10 @@
 import { StreamingContext, createDefaultLogger, type Logger } from '@microbatch/core';
-import { createPrometheusMetrics } from '@microbatch/metrics';
-import { formatStatusLine, serveDashboard, type ServedDashboard } from '@microbatch/ui';
+import { formatStatusLine } from '@microbatch/ui';
 import { parseMember, type Membership } from '../coordinator.js';
 import { runGroupMember } from '../group-member.js';
 import { UsageError, assertShape, brokersFrom, checkpointFrom, helpText, parseFlags, shapeFlags, sinkFrom, sourceFlags, storeFlags, type FlagSpec } from '../options.js';
 import type { InputSpec } from '../pipeline.js';
-import { buildProgram, contextOptions, type RunSettings } from '../program.js';
+import { buildProgram, contextOptions, serveRunDashboard, type RunSettings } from '../program.js';
 import { BatchRejections } from '../rejections.js';
 import { createTables, openCheckpointStore, openDatabase } from '../resources.js';
 import { formatTotals, readTotals } from '../summary.js';
@@ -124,13 +123,7 @@ async function runSingle(
       else if (!o.quiet) write(line);
     },
   });
-  let dashboard: ServedDashboard | undefined;
-  if (o['http-port'] !== undefined) {
-    const metrics = createPrometheusMetrics();
-    ssc.addListener(metrics.listener);
-    dashboard = await serveDashboard({ context: ssc, registry: metrics.registry, port: o['http-port'] as number });
-    write(`dashboard at ${dashboard.url} (Prometheus metrics at ${dashboard.url}metrics)`);
-  }
+  const dashboard = await serveRunDashboard(o['http-port'] as number | undefined, (metrics) => (ssc.addListener(metrics.listener), { context: ssc }), write);
   try {
     await ssc.start();
     await ssc.awaitTermination();
