@@ -3,6 +3,10 @@
  * and its text is a pure function of (seed, partition, offset). The generator source and
  * `produce` make the same records, so `verify` knows the expected tables for either source.
  * About 1% of records are malformed, in several ways.
+ *
+ * Users are co-partitioned: every event of user u lives in partition u % P (see `userOf`), so
+ * in a group, where a shuffle combines one task's (one partition number's) records only, the
+ * running totals per user (updateStateByKey) are the same as a single process's.
  */
 export interface Shape {
   readonly events: number;
@@ -26,8 +30,16 @@ function mix(seed: number, partition: number, offset: number, salt: number): num
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-export function userOf(seed: number, partition: number, offset: number): string {
-  return `user-${mix(seed, partition, offset, 1) % USERS}`;
+/**
+ * The user of the record at (partition, offset): one of the users u < 500 with u % P === partition
+ * (user `partition` itself when P > 500). A user's events are thus all in one partition, the one
+ * `produce` writes them to, as a Kafka producer's key partitioner would keep one key in one
+ * partition: the input is co-partitioned by user, which a group of tasks relies on (README).
+ */
+export function userOf(shape: Shape, partition: number, offset: number): string {
+  const { seed, partitions } = shape;
+  const candidates = Math.max(1, Math.ceil((USERS - partition) / partitions));
+  return `user-${(mix(seed, partition, offset, 1) % candidates) * partitions + partition}`;
 }
 
 /** The raw text of the record at (partition, offset). */
@@ -36,7 +48,7 @@ export function rawRecord(shape: Shape, partition: number, offset: number): stri
   const index = offset * shape.partitions + partition;
   const event = {
     id: `evt-${seed}-${index}`,
-    user: userOf(seed, partition, offset),
+    user: userOf(shape, partition, offset),
     page: PAGES[mix(seed, partition, offset, 2) % PAGES.length]!,
     amount: mix(seed, partition, offset, 3) % 10_000,
     ts: BASE_TS + index * 37,

@@ -13,6 +13,11 @@ describe('command line', () => {
     ['kafka without brokers', ['run', '--source', 'kafka'], {}, '--brokers is required'],
     ['an unknown source', ['run', '--source', 'files'], {}, '--source is memory or kafka'],
     ['an unknown command', ['fly'], {}, 'unknown command'],
+    ['a group on the embedded PGlite', ['run', '--workers', '2'], {}, 'a group needs a sink its members share'],
+    ['a static member on the embedded PGlite', ['run', '--member', '0/2'], {}, 'a group needs a sink its members share'],
+    ['--group over the generator', ['run', '--group', '--sink', 'postgres://localhost/x'], {}, '--group joins a Kafka consumer group'],
+    ['a member index out of range', ['run', '--member', '2/2', '--sink', 'postgres://localhost/x'], {}, '--member is I/N'],
+    ['crash-test --processes without Kafka', ['crash-test', '--processes', '2'], {}, '--processes runs a Kafka consumer group'],
   ] as const) {
     it(`${label}: says what is wrong and exits 2`, async () => {
       const { code, output } = await runCli(args, { env });

@@ -15,13 +15,22 @@ export interface Metrics {
   readonly epoch: Gauge;
   readonly lastBatch: Gauge;
   readonly active: Gauge;
+  readonly tasksOwned: Gauge;
+  readonly rebalances: Counter;
+  readonly taskStops: Counter;
 }
+
+/**
+ * The label a group member's per-task series carry (`groupListener`); a single context's series
+ * leave it out, as prom-client omits a label no value was given for.
+ */
+export const TASK_LABEL = 'task';
 
 /** Every metric, its help text and its own labels: the README's table is this list. */
 export function defineMetrics(registry: Registry, prefix: string, constant: string[], buckets: number[]): Metrics {
   const def = <M extends Metric>(Kind: new (config: never) => M, name: string, help: string, labels: string[] = [], extra: object = {}): M => {
     const fullName = `${prefix}${name}`;
-    const labelNames = [...constant, ...labels];
+    const labelNames = [...constant, TASK_LABEL, ...labels];
     const existing = registry.getSingleMetric(fullName);
     if (existing) return reuse(existing, Kind, fullName, labelNames);
     return new Kind({ name: fullName, help, labelNames, registers: [registry], ...extra } as never);
@@ -41,6 +50,9 @@ export function defineMetrics(registry: Registry, prefix: string, constant: stri
     epoch: def(Gauge, 'epoch', 'The epoch this process holds for the application.'),
     lastBatch: def(Gauge, 'last_completed_batch_timestamp_seconds', 'Batch time of the newest completed batch, in Unix seconds.'),
     active: def(Gauge, 'streaming_active', '1 while the context runs, 0 once it stopped.'),
+    tasksOwned: def(Gauge, 'group_tasks_owned', 'Tasks this group member runs now (after its newest assignment).'),
+    rebalances: def(Counter, 'group_rebalances_total', 'Assignments this member received after its first one: each is a rebalance of the group.'),
+    taskStops: def(Counter, 'group_task_stops_total', "Tasks this member stopped running, per reason ('revoked', 'fenced', 'idle', 'stopped', 'failed').", ['reason']),
   };
 }
 

@@ -1,7 +1,7 @@
-import type { StreamingListener } from '@microbatch/core';
+import type { GroupListener, StreamingListener } from '@microbatch/core';
 import { invalidOption } from '@microbatch/core';
 import { Registry } from 'prom-client';
-import { defineMetrics, type Metrics } from './definitions.js';
+import { TASK_LABEL, defineMetrics, type Metrics } from './definitions.js';
 
 export interface PrometheusMetricsOptions {
   /** Where the metrics are registered. Default: a new Registry (never prom-client's global one). */
@@ -17,6 +17,13 @@ export interface PrometheusMetricsOptions {
 export interface PrometheusMetrics {
   /** Attach with `ssc.addListener(metrics.listener)`. */
   readonly listener: StreamingListener;
+  /**
+   * For a group member: `group.addListener(metrics.groupListener)`. Each task's context gets a
+   * listener whose series carry `task="N"`, and the member's assignments feed the
+   * `group_*` metrics. A task that stops here has its lag series removed (another member
+   * reports it now) and `streaming_active{task}` set to 0.
+   */
+  readonly groupListener: GroupListener;
   readonly registry: Registry;
 }
 
@@ -25,7 +32,7 @@ export const DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 /** Label names the metrics use themselves; a constant label may not take one. */
-const RESERVED = new Set(['source', 'partition', 'output', 'status', 'reason', 'action', 'will_retry', 'le', 'quantile']);
+const RESERVED = new Set([TASK_LABEL, 'source', 'partition', 'output', 'status', 'reason', 'action', 'will_retry', 'le', 'quantile']);
 
 /**
  * Prometheus metrics fed by the context's listener events. Several contexts may share one registry
@@ -51,7 +58,40 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     throw invalidOption('buckets', 'must be a non-empty increasing list of positive numbers (seconds)', buckets);
   }
   const metrics = defineMetrics(registry, prefix, Object.keys(labels), buckets);
-  return { listener: listenerFor(metrics, labels), registry };
+  return { listener: listenerFor(metrics, labels), groupListener: groupListenerFor(metrics, labels), registry };
+}
+
+function groupListenerFor(m: Metrics, base: Record<string, string>): GroupListener {
+  let assignments = 0;
+  /** Per task, the lag series it set, so they go when the task moves to another member. */
+  const lagSeries = new Map<number, Array<Record<string, string>>>();
+  return {
+    onAssignment({ tasks }) {
+      if (assignments++ > 0) m.rebalances.inc(base);
+      m.tasksOwned.set(base, tasks.length);
+    },
+    onTaskStopped({ task, reason }) {
+      m.taskStops.inc({ ...base, reason });
+      for (const labels of lagSeries.get(task) ?? []) m.lag.remove(labels);
+      lagSeries.delete(task);
+    },
+    forTask(task) {
+      const labels = { ...base, [TASK_LABEL]: String(task) };
+      const series = new Map<string, Record<string, string>>();
+      lagSeries.set(task, []);
+      const inner = listenerFor(m, labels);
+      return {
+        ...inner,
+        onBatchSubmitted(info) {
+          inner.onBatchSubmitted!(info);
+          for (const [source, partitions] of Object.entries(info.lag ?? {})) {
+            for (const partition of Object.keys(partitions)) series.set(`${source}\u0000${partition}`, { ...labels, source, partition });
+          }
+          lagSeries.set(task, [...series.values()]);
+        },
+      };
+    },
+  };
 }
 
 const seconds = (ms: number | undefined) => (ms === undefined ? undefined : Math.max(0, ms) / 1000);

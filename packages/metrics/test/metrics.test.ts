@@ -2,6 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   StreamingContext,
+  StreamingGroup,
+  type AssignmentHandlers,
   createMemoryCheckpointStore,
   createVirtualClock,
   isMicrobatchError,
@@ -103,12 +105,51 @@ describe('createPrometheusMetrics', () => {
     expect(await value(registry, 'microbatch_epoch')).toBe(ssc.epoch);
     expect(await value(registry, 'microbatch_last_completed_batch_timestamp_seconds')).toBe((START + 3000) / 1000);
     expect(await value(registry, 'microbatch_streaming_active')).toBe(0);
+    // A single context's series carry no task label.
+    expect((await values(registry, 'microbatch_batches_completed_total'))[0]!.labels).toEqual({});
 
     // Lag is latest minus planned offset: after the first batch (4 of 10), 6 per partition; at the end, 0.
     const lagThen = await values(duringFirstBatch, 'microbatch_source_lag_records');
     expect(lagThen.map((v) => [v.labels.partition, v.value]).sort()).toEqual([['0', 6], ['1', 6]]);
     expect(await value(registry, 'microbatch_source_lag_records', { source: 'gen', partition: '0' })).toBe(0);
     expect((await values(duringFirstBatch, 'microbatch_streaming_active'))[0]?.value).toBe(1);
+  });
+
+  it('labels each task of a group member with task="N", counts rebalances and stops, and drops a revoked task\'s lag', async () => {
+    const registry = new Registry();
+    const metrics = createPrometheusMetrics({ registry, labels: { app: 'g' } });
+    let handlers!: AssignmentHandlers;
+    const group = new StreamingGroup({
+      appId: uniqueAppId(),
+      coordinator: { kind: 'by-hand', start: async (h) => ((handlers = h), h.assigned([0, 1])), stop: async () => {} },
+      logger: silentLogger,
+      stopOnSignals: false,
+      context: { batchIntervalMs: 20, checkpoint: createMemoryCheckpointStore(), retryBackoffMs: 0 },
+      build: (ssc) =>
+        ssc
+          .source(createGeneratorSource({ name: 'gen', partitions: 2, recordsPerPartition: (p) => 10 + p * 4, maxRecordsPerPartition: 4, generate: ({ offset }) => offset }))
+          .foreachBatch(async (batch) => void (await batch.count()), { name: 'out' }),
+    });
+    group.addListener(metrics.groupListener);
+    await group.start();
+    // Each task read its own partition: 10 records for task 0, 14 for task 1.
+    await expect.poll(() => value(registry, 'microbatch_records_in_total', { task: '1', source: 'gen' })).toBe(14);
+    await expect.poll(() => value(registry, 'microbatch_records_in_total', { task: '0', source: 'gen' })).toBe(10);
+    expect(await value(registry, 'microbatch_group_tasks_owned', { app: 'g' })).toBe(2);
+    expect(await value(registry, 'microbatch_epoch', { task: '0' })).toBe(1);
+    const lagTasks = (await values(registry, 'microbatch_source_lag_records')).map((v) => [v.labels.task, v.labels.partition]).sort();
+    expect(lagTasks).toEqual([['0', '0'], ['1', '1']]);
+
+    handlers.assigned([1]); // a rebalance takes task 0 away
+    await expect.poll(() => value(registry, 'microbatch_group_task_stops_total', { reason: 'revoked' })).toBe(1);
+    expect(await value(registry, 'microbatch_group_rebalances_total')).toBe(1);
+    expect(await value(registry, 'microbatch_group_tasks_owned')).toBe(1);
+    expect(await value(registry, 'microbatch_streaming_active', { task: '0' })).toBe(0);
+    expect(await value(registry, 'microbatch_streaming_active', { task: '1' })).toBe(1);
+    // Another member reports task 0's lag now.
+    expect((await values(registry, 'microbatch_source_lag_records')).map((v) => v.labels.task)).toEqual(['1']);
+    await group.stop();
+    expect(await value(registry, 'microbatch_group_task_stops_total', { reason: 'stopped' })).toBe(1);
   });
 
   it('uses a registry of its own by default, never the global one', async () => {

@@ -32,11 +32,13 @@ export const CLIENT_SCRIPT = String.raw`
     setTimeout(function () { pending = false; render(); }, 50);
   }
 
+  // Rows are ordered by batch time, then task (a group member's tasks share batch times).
+  function before(a, b) { return a.batchTime < b.batchTime || (a.batchTime === b.batchTime && (a.task || 0) < (b.task || 0)); }
   function upsertBatch(row) {
     var batches = state.batches;
     for (var i = batches.length - 1; i >= 0; i--) {
-      if (batches[i].batchTime === row.batchTime) { batches[i] = row; return; }
-      if (batches[i].batchTime < row.batchTime) break;
+      if (batches[i].batchTime === row.batchTime && batches[i].task === row.task) { batches[i] = row; return; }
+      if (before(batches[i], row)) break;
     }
     batches.splice(i + 1, 0, row);
     if (batches.length > state.historySize) batches.splice(0, batches.length - state.historySize);
@@ -70,7 +72,32 @@ export const CLIENT_SCRIPT = String.raw`
     for (var i = 0; i < SERIES.length; i++) renderChart(SERIES[i]);
     renderApp();
     renderLag();
+    renderTasks();
     renderBatches();
+  }
+
+  function renderTasks() {
+    var group = state.group;
+    $('tasks-box').hidden = !group;
+    if (!group) return;
+    $('tasks-owned').textContent = group.tasks.length ? group.tasks.join(', ') : 'none';
+    $('rebalances').textContent = String(group.rebalances);
+    var tbody = document.querySelector('#tasks tbody');
+    tbody.textContent = '';
+    group.taskRows.forEach(function (t) {
+      var tr = document.createElement('tr');
+      tr.dataset.task = String(t.task);
+      tr.dataset.state = t.state;
+      [String(t.task), t.state, t.epoch === undefined ? '–' : String(t.epoch), t.lag === undefined ? '–' : numberFormat.format(t.lag), t.lastBatch ? clock(t.lastBatch) : '–']
+        .forEach(function (text, i) {
+          var td = document.createElement('td');
+          td.textContent = text;
+          if (i === 2 || i === 3) td.className = 'num';
+          if (i === 1) td.className = 'state';
+          tr.appendChild(td);
+        });
+      tbody.appendChild(tr);
+    });
   }
 
   function renderFacts() {
@@ -186,8 +213,9 @@ export const CLIENT_SCRIPT = String.raw`
       var tr = document.createElement('tr');
       tr.dataset.batchTime = String(b.batchTime);
       tr.dataset.status = b.status;
+      if (b.task !== undefined) tr.dataset.task = String(b.task);
       var cells = [
-        clock(b.batchTime) + (b.replay ? ' (replay)' : ''),
+        (b.task !== undefined ? 'task ' + b.task + ' · ' : '') + clock(b.batchTime) + (b.replay ? ' (replay)' : ''),
         numberFormat.format(b.numRecords),
         ms(b.schedulingDelay),
         ms(b.processingDelay),

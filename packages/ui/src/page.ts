@@ -50,6 +50,11 @@ export function renderPage(appId: string): string {
   <span>last checkpoint <b id="checkpoint">–</b></span>
 </div>
 <div id="stop-error" class="stop-error" hidden></div>
+<section id="tasks-box" class="card" hidden>
+  <h2>Tasks of this group member</h2>
+  <div class="facts"><span>owned <b id="tasks-owned">–</b></span><span>rebalances <b id="rebalances">0</b></span></div>
+  <table id="tasks"><thead><tr><th>Task</th><th>State</th><th class="num">Epoch</th><th class="num">Lag (records)</th><th>Last batch</th></tr></thead><tbody></tbody></table>
+</section>
 <section class="charts">${charts}
 </section>
 <section class="columns">

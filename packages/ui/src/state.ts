@@ -1,10 +1,13 @@
-import { redactString, type AppDescription, type BatchInfo, type ContextState, type StreamingContext, type StreamingListener } from '@microbatch/core';
+import { redactString, type AppDescription, type BatchInfo, type ContextState, type StreamingListener } from '@microbatch/core';
+import type { GroupView } from './group-state.js';
 
 export type BatchStatus = 'queued' | 'running' | 'retrying' | 'completed' | 'failed';
 
 /** One row of the batch table; delays in ms, times in epoch ms. */
 export interface BatchRow {
   readonly batchTime: number;
+  /** The task that ran the batch, on a group member's dashboard; absent for a single context. */
+  readonly task?: number;
   readonly numRecords: number;
   readonly inputRecords: Readonly<Record<string, number>>;
   /** Records per second: the batch's records over one batch interval, as Spark shows it. */
@@ -33,6 +36,8 @@ export interface DashboardMeta {
   readonly rejected: ReadonlyArray<{ readonly source: string; readonly reason: string; readonly action: string; readonly count: number }>;
   /** `rejected`: every record in `rejected` above, so the header shows one count whatever the reasons. */
   readonly totals: { readonly completed: number; readonly failedAttempts: number; readonly records: number; readonly rejected: number };
+  /** On a group member's dashboard: the tasks it owns, rebalances, and per task its state, epoch and lag. */
+  readonly group?: GroupView;
 }
 
 export interface DashboardSnapshot extends DashboardMeta {
@@ -56,34 +61,60 @@ export function errorText(error: unknown): string {
   return redactString(parts.join(': '));
 }
 
+/** What the dashboard shows: a context, or a group member (its tasks' contexts come and go). */
+export interface DashboardSubject {
+  readonly description: AppDescription;
+  readonly status: ContextState;
+  /** A context's epoch; a group member's tasks each have their own (in `group`). */
+  readonly epoch: number | undefined;
+  readonly batchIntervalMs: number;
+  /** A group member's view, when the subject is one. */
+  readonly group?: () => GroupView;
+}
+
 /**
  * What the dashboard shows, kept up to date by listener events. Every change is handed to
- * `onChange` (the SSE broadcaster) as it happens.
+ * `onChange` (the SSE broadcaster) as it happens. A single context has one listener
+ * (`listener`); a group member gives each task's context `listenerFor(task)`, and its rows,
+ * lag and epochs are per task.
  */
 export class DashboardState {
-  private readonly rows = new Map<number, BatchRow>();
+  private readonly rows = new Map<string, BatchRow>();
+  /** Lag per task (undefined: a single context), merged into `meta.lag`: partitions never overlap between tasks. */
+  private readonly lagByTask = new Map<number | undefined, BatchInfo['lag'] & object>();
   private meta: Omit<DashboardMeta, 'status'> = { lag: {}, rejected: [], totals: { completed: 0, failedAttempts: 0, records: 0, rejected: 0 } };
   readonly listener: StreamingListener;
 
   constructor(
-    private readonly context: StreamingContext,
+    private readonly subject: DashboardSubject,
     private readonly historySize: number,
     private readonly onChange: (change: DashboardChange) => void,
   ) {
-    this.listener = {
-      onStreamingStarted: (e) => this.setMeta({ epoch: e.epoch, startedAt: e.time, stoppedAt: undefined, stopError: undefined }),
+    this.listener = this.listenerFor(undefined);
+  }
+
+  /** The listener for one task's context (or, with `undefined`, the single context's). */
+  listenerFor(task: number | undefined): StreamingListener {
+    return {
+      onStreamingStarted: (e) =>
+        this.setMeta({
+          ...(task === undefined ? { epoch: e.epoch } : {}),
+          startedAt: task === undefined ? e.time : (this.meta.startedAt ?? e.time),
+          stoppedAt: undefined,
+          stopError: undefined,
+        }),
       onBatchSubmitted: (info) => {
-        this.setRow(info, 'queued');
-        if (info.lag) this.setMeta({ lag: info.lag });
+        this.setRow(info, 'queued', undefined, task);
+        if (info.lag) this.setLag(task, info.lag);
       },
-      onBatchStarted: (info) => this.setRow(info, 'running'),
+      onBatchStarted: (info) => this.setRow(info, 'running', undefined, task),
       onBatchCompleted: (info) => {
-        this.setRow(info, 'completed');
+        this.setRow(info, 'completed', undefined, task);
         const { totals } = this.meta;
         this.setMeta({ totals: { ...totals, completed: totals.completed + 1, records: totals.records + info.numRecords } });
       },
       onBatchFailed: ({ info, error, willRetry }) => {
-        this.setRow(info, willRetry ? 'retrying' : 'failed', errorText(error));
+        this.setRow(info, willRetry ? 'retrying' : 'failed', errorText(error), task);
         const { totals } = this.meta;
         this.setMeta({ totals: { ...totals, failedAttempts: totals.failedAttempts + 1 } });
       },
@@ -97,17 +128,49 @@ export class DashboardState {
         else rejected.push(entry);
         this.setMeta({ rejected, totals: { ...this.meta.totals, rejected: this.meta.totals.rejected + e.count } });
       },
-      onStreamingStopped: (e) => this.setMeta({ stoppedAt: e.time, ...(e.error === undefined ? {} : { stopError: errorText(e.error) }) }),
+      onStreamingStopped: (e) => {
+        // A group member's task that stops here (revoked, fenced, idle) leaves the member running:
+        // its lag is another member's to show now, and only the member's own stop is a stop.
+        if (task !== undefined) this.dropLag(task);
+        else this.setMeta({ stoppedAt: e.time, ...(e.error === undefined ? {} : { stopError: errorText(e.error) }) });
+      },
     };
   }
 
+  /** A group member stopped (with the error that stopped it, if any). */
+  stopped(time: number, error?: unknown): void {
+    this.setMeta({ stoppedAt: time, ...(error === undefined ? {} : { stopError: errorText(error) }) });
+  }
+
+  /** The group view changed (an assignment, a task started or stopped): sent as meta. */
+  groupChanged(): void {
+    this.setMeta({});
+  }
+
   snapshot(): DashboardSnapshot {
-    return { app: this.context.description, historySize: this.historySize, ...this.currentMeta(), batches: [...this.rows.values()].sort((a, b) => a.batchTime - b.batchTime) };
+    const batches = [...this.rows.values()].sort((a, b) => a.batchTime - b.batchTime || (a.task ?? 0) - (b.task ?? 0));
+    return { app: this.subject.description, historySize: this.historySize, ...this.currentMeta(), batches };
   }
 
   private currentMeta(): DashboardMeta {
-    // The context's own status is the truth (e.g. 'stopping' has no event).
-    return { status: this.context.status, epoch: this.context.epoch, ...this.meta };
+    // The subject's own status is the truth (e.g. 'stopping' has no event).
+    const group = this.subject.group?.();
+    return { status: this.subject.status, epoch: this.subject.epoch, ...this.meta, ...(group ? { group } : {}) };
+  }
+
+  private setLag(task: number | undefined, lag: NonNullable<BatchInfo['lag']>): void {
+    this.lagByTask.set(task, lag);
+    this.setMeta({ lag: this.mergedLag() });
+  }
+
+  private dropLag(task: number): void {
+    if (this.lagByTask.delete(task)) this.setMeta({ lag: this.mergedLag() });
+  }
+
+  private mergedLag(): DashboardMeta['lag'] {
+    const merged: Record<string, Record<string, number>> = {};
+    for (const lag of this.lagByTask.values()) for (const [source, partitions] of Object.entries(lag)) merged[source] = { ...merged[source], ...partitions };
+    return merged;
   }
 
   private setMeta(patch: Partial<Omit<DashboardMeta, 'status'>>): void {
@@ -115,13 +178,15 @@ export class DashboardState {
     this.onChange({ kind: 'meta', meta: this.currentMeta() });
   }
 
-  private setRow(info: BatchInfo, status: BatchStatus, error?: string): void {
-    const previous = this.rows.get(info.batchTime);
+  private setRow(info: BatchInfo, status: BatchStatus, error: string | undefined, task: number | undefined): void {
+    const key = `${task ?? ''}:${info.batchTime}`;
+    const previous = this.rows.get(key);
     const row: BatchRow = {
       batchTime: info.batchTime,
+      ...(task === undefined ? {} : { task }),
       numRecords: info.numRecords,
       inputRecords: info.inputRecords,
-      inputRate: (info.numRecords * 1000) / this.context.batchIntervalMs,
+      inputRate: (info.numRecords * 1000) / this.subject.batchIntervalMs,
       attempt: info.attempt,
       status,
       replay: info.replay,
@@ -131,9 +196,9 @@ export class DashboardState {
       // A retried batch keeps showing why its earlier attempt failed.
       ...(error ?? previous?.error ? { error: error ?? previous?.error } : {}),
     };
-    // Batches run in time order, so new rows arrive last and the oldest row is the first key.
-    this.rows.set(info.batchTime, row);
+    // Batches run in time order (per task), so new rows arrive last and the oldest row is the first key.
+    this.rows.set(key, row);
     while (this.rows.size > this.historySize) this.rows.delete(this.rows.keys().next().value!);
-    if (this.rows.has(info.batchTime)) this.onChange({ kind: 'batch', row });
+    if (this.rows.has(key)) this.onChange({ kind: 'batch', row });
   }
 }

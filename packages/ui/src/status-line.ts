@@ -10,6 +10,8 @@ export interface StatusLineOptions {
    * when above 0: one count per batch instead of a log line per record. Default: not shown.
    */
   rejected?: number;
+  /** The task that ran the batch, on a group member: shown first as `task N`. Default: not shown. */
+  task?: number;
 }
 
 const count = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
@@ -28,7 +30,7 @@ export function formatStatusLine(info: BatchInfo, options: StatusLineOptions = {
     hour12: false,
     ...(options.timeZone ? { timeZone: options.timeZone } : {}),
   }).format(info.batchTime);
-  const parts = [`batch ${time}`, `${count.format(info.numRecords)} records`];
+  const parts = [...(options.task === undefined ? [] : [`task ${options.task}`]), `batch ${time}`, `${count.format(info.numRecords)} records`];
   if (options.batchIntervalMs) parts.push(`${count.format((info.numRecords * 1000) / options.batchIntervalMs)} rec/s`);
   if (info.lag) {
     const lag = Object.values(info.lag).reduce((sum, partitions) => sum + Object.values(partitions).reduce((a, b) => a + b, 0), 0);

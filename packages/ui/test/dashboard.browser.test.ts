@@ -1,13 +1,12 @@
 /// <reference lib="dom" />
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPrometheusMetrics } from '@microbatch/metrics';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveDashboard, type ServedDashboard } from '../src/index.js';
-import { CHROMIUM } from './support/chromium.js';
+import { launchBrowser } from './support/chromium.js';
 import { createPipeline, type Faults } from './support/pipeline.js';
 
 // Every wait is for a condition on the page; the generous timeout only bounds a broken run.
@@ -16,7 +15,7 @@ const SCREENSHOT = fileURLToPath(new URL('../docs/dashboard.png', import.meta.ur
 
 describe('dashboard in a real browser', () => {
   let served: ServedDashboard;
-  let browser: BrowserContext;
+  let browser: Awaited<ReturnType<typeof launchBrowser>>;
   let page: Page;
   let faults: Faults;
   let profile: string;
@@ -33,23 +32,8 @@ describe('dashboard in a real browser', () => {
     pipeline.ssc.addListener(metrics.listener);
     served = await serveDashboard({ context: pipeline.ssc, registry: metrics.registry, port: 0 });
     stopContext = () => pipeline.ssc.stop({ graceful: false });
-    profile = mkdtempSync(join(tmpdir(), 'microbatch-ui-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 1000 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
+    browser = await launchBrowser();
+    ({ page, profile } = browser);
     await pipeline.ssc.start();
   });
 
@@ -58,7 +42,6 @@ describe('dashboard in a real browser', () => {
     await browser?.close();
     await served?.close();
     await stopContext?.();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   const points = async (chart: string) => Number(await page.getAttribute(`#chart-${chart}`, 'data-points'));

@@ -1,6 +1,7 @@
 import { createVirtualClock, type BatchInfo } from '@microbatch/core';
 import { describe, expect, it } from 'vitest';
-import { formatStatusLine } from '../src/index.js';
+import { GroupTracker, formatGroupStatus, formatStatusLine } from '../src/index.js';
+import { createGroupMember } from './support/group.js';
 import { createPipeline } from './support/pipeline.js';
 
 const base: BatchInfo = {
@@ -49,5 +50,52 @@ describe('formatStatusLine', () => {
       'batch 00:00:00.400  20 records  100 rec/s  lag 0  processing 0 ms  scheduling 0 ms',
       'batch 00:00:00.600  0 records  0 rec/s  lag 0  processing 0 ms  scheduling 0 ms',
     ]);
+  });
+});
+
+describe('a group member on the status line', () => {
+  it('names the task of each batch, and the tasks owned, rebalances and lag per task of a real group member', async () => {
+    const member = createGroupMember({ initial: [0, 2], clock: createVirtualClock(Date.UTC(2026, 0, 2)), stopWhenIdle: true });
+    const tracker = new GroupTracker();
+    member.group.addListener(tracker.listener);
+    const lines: string[] = [];
+    const statuses: string[] = [];
+    member.group.addListener({
+      onAssignment: () => statuses.push(formatGroupStatus(tracker.view)),
+      forTask: (task) => ({
+        onBatchCompleted: (info) => {
+          lines.push(formatStatusLine(info, { task, timeZone: 'UTC' }).replace(/  processing.*/, ''));
+          statuses.push(formatGroupStatus(tracker.view));
+        },
+      }),
+    });
+    await member.group.start();
+    await member.group.awaitTermination();
+    // Tasks 0 and 2 each read their own partition (30 records, 10 a batch); task 1 is another member's.
+    expect(lines.filter((l) => l.startsWith('task 0 ')).map((l) => l.replace(/^task 0  /, ''))).toEqual([
+      'batch 00:00:00.000  10 records  lag 20',
+      'batch 00:00:00.200  10 records  lag 10',
+      'batch 00:00:00.400  10 records  lag 0',
+      'batch 00:00:00.600  0 records  lag 0',
+    ]);
+    expect(lines.filter((l) => l.startsWith('task 2 ')).length).toBe(4);
+    expect(lines.some((l) => l.startsWith('task 1 '))).toBe(false);
+    expect(statuses[0]).toBe('tasks 0,2  rebalances 0  lag 0:– 2:–');
+    expect(statuses.at(-1)).toBe('tasks 0,2  rebalances 0  lag 0:0 2:0');
+  });
+
+  it('counts rebalances and shows the lag of the tasks owned now', () => {
+    expect(
+      formatGroupStatus({
+        tasks: [1, 3],
+        rebalances: 2,
+        taskRows: [
+          { task: 0, state: 'revoked', lag: 99 },
+          { task: 1, state: 'running', epoch: 2, lag: 1234 },
+          { task: 3, state: 'running', epoch: 1 },
+        ],
+      }),
+    ).toBe('tasks 1,3  rebalances 2  lag 1:1,234 3:–');
+    expect(formatGroupStatus({ tasks: [], rebalances: 1, taskRows: [] })).toBe('tasks none  rebalances 1');
   });
 });

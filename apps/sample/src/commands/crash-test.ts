@@ -1,12 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { createDefaultLogger } from '@microbatch/core';
 import { expectedTables } from '../expected.js';
 import { recordsInPartition } from '../generate.js';
 import { UsageError, assertShape, brokersFrom, checkpointFrom, helpText, parseFlags, sinkFrom, type FlagSpec } from '../options.js';
+import { spawnMember } from '../members.js';
 import { openDatabase } from '../resources.js';
+import { groupChaos } from './crash-group.js';
 import { compareTables } from './verify.js';
 import { produce } from './produce.js';
 
@@ -22,6 +21,8 @@ export const crashTestFlags: FlagSpec[] = [
   { name: 'sink', kind: 'string', help: 'pglite:<dir> | postgres://... (must hold no sample tables yet; default: a new PGlite directory)' },
   { name: 'app-id', kind: 'string', help: 'application id (default crash-<stamp>)' },
   { name: 'batch-interval', kind: 'int', default: 100, help: 'batch interval in ms' },
+  { name: 'processes', kind: 'int', default: 0, help: 'run the app as a group of N members (--source kafka, --sink postgres://): kill random members, start more or fewer replacements, stall one past its session timeout' },
+  { name: 'session-timeout', kind: 'int', default: 6000, help: 'with --processes: the Kafka group session timeout of the members, in ms' },
 ];
 
 export const crashTestHelp = helpText(
@@ -44,6 +45,10 @@ export async function crashTest(argv: readonly string[], write: (line: string) =
   const sinkSpec = sinkFrom(sink);
   const shape = { events: o.events as number, partitions: o.partitions as number, seed: o.seed as number };
   const kills = o.kills as number;
+  const processes = o.processes as number;
+  if (processes > 0 && (o.source !== 'kafka' || sinkSpec.kind !== 'postgres')) {
+    throw new UsageError('--processes runs a Kafka consumer group: it needs --source kafka --brokers ... and --sink postgres://...');
+  }
   const appId = (o['app-id'] as string | undefined) ?? `crash-${stamp}`;
   const shapeArgs = ['--events', String(shape.events), '--partitions', String(shape.partitions), '--seed', String(shape.seed)];
   let sourceArgs = ['--source', 'memory'];
@@ -65,6 +70,12 @@ export async function crashTest(argv: readonly string[], write: (line: string) =
 
   const hit = new Map<string, number>();
   let finishedEarly = false;
+  if (processes > 0) {
+    const members = ['--group', '--session-timeout', String(o['session-timeout'])];
+    const outcome = await groupChaos({ runArgs: [...runArgs.filter((a) => a !== '--until-idle'), ...members], processes, kills, sessionTimeoutMs: o['session-timeout'] as number, hit }, write);
+    if (!outcome.ok) return 1;
+    return verdict(shape, sinkSpec, hit, kills, outcome.finishedEarly, write);
+  }
   for (let k = 0; k < kills; k++) {
     const phase = PHASES[k % PHASES.length]!;
     const skip = Math.floor(Math.random() * 3);
@@ -79,12 +90,23 @@ export async function crashTest(argv: readonly string[], write: (line: string) =
   }
 
   write('final run, until idle...');
-  const final = spawnRun(runArgs, false);
-  const [code] = (await once(final, 'exit')) as [number | null];
+  const { code } = await spawnMember('final', runArgs).exited;
   if (code !== 0) {
     write(`the final run failed with exit code ${code}`);
     return 1;
   }
+  return verdict(shape, sinkSpec, hit, kills, finishedEarly, write);
+}
+
+/** Compares the four tables with what the events must give, and prints the verdict: 0 when exact and every phase was hit. */
+async function verdict(
+  shape: Parameters<typeof expectedTables>[0],
+  sinkSpec: ReturnType<typeof sinkFrom>,
+  hit: ReadonlyMap<string, number>,
+  kills: number,
+  finishedEarly: boolean,
+  write: (line: string) => void,
+): Promise<number> {
   const database = await openDatabase(sinkSpec, createDefaultLogger());
   let reports;
   try {
@@ -102,35 +124,25 @@ export async function crashTest(argv: readonly string[], write: (line: string) =
   return exact && everyPhase ? 0 : 1;
 }
 
-function spawnRun(args: readonly string[], trace: boolean): ChildProcess {
-  return spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, MICROBATCH_TRACE: trace ? '1' : '0' },
-  });
-}
-
 /** Starts a run and SIGKILLs it when it announces `phase` for the (skip+1)-th time. */
 async function killAt(args: readonly string[], phase: string, skip: number): Promise<'killed' | 'finished'> {
-  const child = spawnRun(args, true);
-  const exited = once(child, 'exit');
+  const member = spawnMember('run', args, { trace: true });
   let seen = 0;
-  const lines = createInterface({ input: child.stdout! });
   const reached = new Promise<boolean>((resolve) => {
-    lines.on('line', (line) => {
+    member.onLine((line) => {
       if (line.startsWith(`trace ${phase} `) && seen++ === skip) resolve(true);
     });
-    void exited.then(() => resolve(false));
+    void member.exited.then(() => resolve(false));
   });
   const killed = await reached;
-  if (killed) child.kill('SIGKILL');
-  const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null];
-  lines.close();
+  if (killed) member.child.kill('SIGKILL');
+  const { code, signal } = await member.exited;
   if (killed && signal === 'SIGKILL') return 'killed';
   if (code === 0) return 'finished';
   throw new Error(`the pipeline exited with code ${code} before the kill`);
 }
 
-function bar(done: number, total: number): string {
+export function bar(done: number, total: number): string {
   const width = 20;
   const filled = Math.round((done / total) * width);
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;

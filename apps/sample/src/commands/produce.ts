@@ -39,7 +39,7 @@ export async function produce(argv: readonly string[], write: (line: string) => 
       for (let from = 0; from < count; from += 2000) {
         const messages = [];
         for (let offset = from; offset < Math.min(count, from + 2000); offset++) {
-          messages.push({ partition, key: userOf(shape.seed, partition, offset), value: rawRecord(shape, partition, offset) });
+          messages.push({ partition, key: userOf(shape, partition, offset), value: rawRecord(shape, partition, offset) });
         }
         await producer.send({ topic, acks: -1, messages });
         sent += messages.length;

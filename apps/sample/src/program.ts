@@ -1,0 +1,71 @@
+import type { CheckpointStore, DStream, ProtocolPoint, StreamingContext, TaskContextOptions } from '@microbatch/core';
+import { createPrometheusMetrics, type PrometheusMetrics } from '@microbatch/metrics';
+import type { Database } from '@microbatch/sink-postgres';
+import { serveDashboard, type DashboardOptions, type ServedDashboard } from '@microbatch/ui';
+import type { Classified } from './events.js';
+import { buildPipeline, inputStream, type InputSpec } from './pipeline.js';
+import type { BatchRejections } from './rejections.js';
+
+/** What a run (one process, or each task of a group member) is given by its flags. */
+export interface RunSettings {
+  readonly batchIntervalMs: number;
+  readonly untilIdle: boolean;
+  readonly maxRecordsPerPartition?: number;
+}
+
+/** For the crash test: print where the process is and linger there, so a kill lands in that phase. */
+export const TRACE = process.env.MICROBATCH_TRACE === '1';
+const TRACE_LINGER_MS = 15;
+
+/** `trace <phase> <batchTime>`, with ` task N` in a group member: the crash test matches the start. */
+async function trace(phase: string, batchTime: number, task: number | undefined): Promise<void> {
+  if (!TRACE) return;
+  process.stdout.write(`trace ${phase} ${batchTime}${task === undefined ? '' : ` task ${task}`}\n`);
+  await new Promise((r) => setTimeout(r, TRACE_LINGER_MS));
+}
+
+/** The context options of a run, or of each task of a group member (`task`). */
+export function contextOptions(settings: RunSettings, store: CheckpointStore, task?: number): TaskContextOptions {
+  return {
+    batchIntervalMs: settings.batchIntervalMs,
+    // user_totals holds one small entry per user: snapshotting it every batch costs little and
+    // spares a restart from re-reading up to ten batches to rebuild it (bench scenario 5).
+    checkpointIntervalMs: settings.batchIntervalMs,
+    checkpoint: store,
+    stopWhenIdle: settings.untilIdle,
+    ...(settings.maxRecordsPerPartition ? { maxRecordsPerPartition: settings.maxRecordsPerPartition } : {}),
+    ...(TRACE
+      ? {
+          atProtocolPoint: async (point: ProtocolPoint, { batchTime }: { batchTime: number }) => {
+            if (point === 'plan:before-write') await trace('planning', batchTime, task);
+            if (point === 'output:after') await trace('between-output-and-checkpoint', batchTime, task);
+          },
+        }
+      : {}),
+  };
+}
+
+/** The sample's program on one context: the input (classified, rejections counted) into the four tables. */
+export function buildProgram(ssc: StreamingContext, input: InputSpec, db: Database, rejections: BatchRejections, task?: number): DStream<Classified> {
+  const classified = inputStream(ssc, input, rejections);
+  const traced = new Set<number>();
+  buildPipeline(classified, db, {
+    insideOutputTransaction: async (batchTime) => {
+      // Once per batch: the first partition's transaction is open, others may have committed.
+      if (!TRACE || traced.has(batchTime)) return;
+      traced.add(batchTime);
+      await trace('output', batchTime, task);
+    },
+  });
+  return classified;
+}
+
+
+/** `--http-port`: the dashboard and /metrics; `attach` hooks the metrics up and says what the dashboard shows. */
+export async function serveRunDashboard(port: number | undefined, attach: (metrics: PrometheusMetrics) => DashboardOptions, write: (line: string) => void): Promise<ServedDashboard | undefined> {
+  if (port === undefined) return undefined;
+  const metrics = createPrometheusMetrics();
+  const dashboard = await serveDashboard({ ...attach(metrics), registry: metrics.registry, port });
+  write(`dashboard at ${dashboard.url} (Prometheus metrics at ${dashboard.url}metrics)`);
+  return dashboard;
+}
