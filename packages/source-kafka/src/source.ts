@@ -174,6 +174,9 @@ class KafkaDirectSource implements KafkaSource<Element> {
 
   private deserializeAll(raw: readonly RawKafkaRecord[], context: ReadContext): Element[] {
     const out: Element[] = [];
+    // Records rejected under skip/deadLetter are counted and told once per read (one warning, a
+    // few samples at debug), not a line each: malformed input is routine in a stream.
+    const rejected: Array<{ topic: string; partition: number; offset: string; error: string }> = [];
     for (const record of raw) {
       let value: unknown;
       try {
@@ -188,22 +191,30 @@ class KafkaDirectSource implements KafkaSource<Element> {
             { cause: error, details: where },
           );
         }
-        if (this.options.onDeserializationError === 'skip') {
-          this.metrics.recordsSkipped++;
-          this.reportRejected?.({ source: this.name, reason: 'deserialization', action: 'skipped', count: 1, partition: `${record.topic}:${record.partition}` });
-          context.logger.warn({ ...where, error: message }, 'onDeserializationError=skip: record skipped');
-          continue;
-        }
-        this.metrics.deadLetters++;
-        this.reportRejected?.({ source: this.name, reason: 'deserialization', action: 'dead-lettered', count: 1, partition: `${record.topic}:${record.partition}` });
-        context.logger.warn({ ...where, error: message }, 'onDeserializationError=deadLetter: record handed on as a dead letter');
+        rejected.push({ ...where, offset: String(record.offset), error: message });
+        if (this.options.onDeserializationError === 'skip') continue;
         out.push({ kind: 'deadLetter', ...copy(record), value: record.value, error: message });
         continue;
       }
       out.push({ kind: 'record', ...copy(record), value });
     }
     this.metrics.recordsRead += out.length;
+    if (rejected.length > 0) this.reportDeserializationFailures(rejected, context);
     return out;
+  }
+
+  private reportDeserializationFailures(rejected: ReadonlyArray<{ topic: string; partition: number; offset: string; error: string }>, context: ReadContext): void {
+    const skip = this.options.onDeserializationError === 'skip';
+    const action = skip ? 'skipped' : 'dead-lettered';
+    if (skip) this.metrics.recordsSkipped += rejected.length;
+    else this.metrics.deadLetters += rejected.length;
+    const { topic, partition } = rejected[0]!;
+    this.reportRejected?.({ source: this.name, reason: 'deserialization', action, count: rejected.length, partition: `${topic}:${partition}` });
+    context.logger.warn(
+      { topic, partition, count: rejected.length, first: rejected[0]!.offset, last: rejected.at(-1)!.offset, batchTime: context.batchTime },
+      `onDeserializationError=${skip ? 'skip' : 'deadLetter'}: ${rejected.length} record(s) of this range failed to deserialize and were ${action}`,
+    );
+    context.logger.debug({ samples: rejected.slice(0, 3) }, 'records that failed to deserialize (first 3 of the range)');
   }
 
   async commit(ranges: readonly OffsetRange[]): Promise<void> {
