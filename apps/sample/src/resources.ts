@@ -55,6 +55,14 @@ CREATE TABLE IF NOT EXISTS events_rejected (
   PRIMARY KEY (source_partition, source_offset));
 `;
 
+/**
+ * Creates the sample's tables if missing. Members of a group start together, and concurrent
+ * `CREATE TABLE IF NOT EXISTS` collide in Postgres's catalog (a unique violation on pg_type), so
+ * creators queue on one advisory lock, as sink-postgres's own tables do.
+ */
 export async function createTables(db: Database): Promise<void> {
-  for (const statement of TABLES_SQL.split(';').map((s) => s.trim()).filter(Boolean)) await db.query(statement);
+  await db.transaction(async (tx) => {
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtext('microbatch-sample:tables'))`);
+    for (const statement of TABLES_SQL.split(';').map((s) => s.trim()).filter(Boolean)) await tx.query(statement);
+  });
 }

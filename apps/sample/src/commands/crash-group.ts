@@ -32,9 +32,19 @@ export async function groupChaos(o: GroupChaosOptions, write: (line: string) => 
   const live = new Set<Member>();
   const failures: string[] = [];
   const expectedEnds = new WeakSet<Member>();
+  // A member is up once it says it joins: before that, its process is still loading and has no
+  // signal handler yet, so a SIGTERM would kill it like any starting process (harmless, but not
+  // the graceful stop this test asks of members that run).
+  const up = new WeakMap<Member, Promise<void>>();
   let started = 0;
   const start = (args: readonly string[], trace: boolean) => {
     const member = spawnMember(`m${started++}`, args, { trace });
+    up.set(member, new Promise<void>((resolve) => {
+      member.onLine((line) => {
+        if (line.includes('joining the group')) resolve();
+      });
+      void member.exited.then(() => resolve());
+    }));
     live.add(member);
     void member.exited.then(({ code, signal }) => {
       live.delete(member);
@@ -62,6 +72,7 @@ export async function groupChaos(o: GroupChaosOptions, write: (line: string) => 
     write(`${bar(k + 1, o.kills)} kill ${k + 1}/${o.kills}: SIGKILL ${victim.name} ${reached ? `during ${phase}` : 'at a random moment (it reached no phase in time)'}; ${live.size} members now`);
   }
 
+  await Promise.all([...live].map((m) => up.get(m)));
   write(`stopping the ${live.size} members with SIGTERM (each must stop gracefully)...`);
   const survivors = [...live];
   for (const m of survivors) expectedEnds.add(m);
