@@ -7,8 +7,10 @@ import { microbatchVitestConfig } from '../../vitest.shared.js';
  * broker major upgrade cannot break them unnoticed. `vitest run --project kafka-4` runs one.
  */
 export default microbatchVitestConfig({
+  // Projects extend the root config, and vitest concatenates arrays: each project names its own files.
+  include: [],
   projects: [
-    { extends: true, test: { name: 'kafka', globalSetup: ['test/global-setup.ts'] } },
+    { extends: true, test: { name: 'kafka', include: ['test/**/*.test.ts'], globalSetup: ['test/global-setup.ts'] } },
     {
       extends: true,
       test: {

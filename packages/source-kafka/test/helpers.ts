@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createDefaultLogger, silentLogger, type ReadContext } from '@microbatch/core';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, inject } from 'vitest';
+import { fixKafkajsNegativeTimeout } from '../src/kafkajs/timer-fix.js';
 
 export function brokers(): string[] {
   return inject('kafkaBrokers')
@@ -11,6 +12,7 @@ export function brokers(): string[] {
 }
 
 export function testKafka(list: string[] = brokers()): Kafka {
+  fixKafkajsNegativeTimeout(); // the tests' own clients too, so test output is not full of the warning
   return new Kafka({ clientId: 'source-kafka-test', brokers: list, logLevel: logLevel.NOTHING });
 }
 

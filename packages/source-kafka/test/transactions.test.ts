@@ -75,6 +75,40 @@ describe('transactions and compaction', () => {
     }
   });
 
+  it('with a transaction open, read_uncommitted plans and reads up to the high watermark, read_committed up to the last stable offset', async () => {
+    const topic = topicName('opentx');
+    await createTopic(admin, topic, 1);
+    await produce(producer, topic, 0, ['c1', 'c2']);
+    const tx = kafka.producer({ transactionalId: `tx-${topic}`, idempotent: true, maxInFlightRequests: 1 });
+    await tx.connect();
+    const open = await tx.transaction();
+    const committed = createKafkaSource({ brokers: brokers(), topics: [topic], deserializer: 'string', readTimeoutMs: 15_000 });
+    const uncommitted = createKafkaSource({
+      brokers: brokers(),
+      topics: [topic],
+      deserializer: 'string',
+      isolationLevel: 'read_uncommitted',
+      readTimeoutMs: 15_000,
+    });
+    try {
+      await open.send({ topic, messages: ['o1', 'o2', 'o3'].map((value) => ({ partition: 0, value })) });
+      await Promise.all([committed.open(openContext), uncommitted.open(openContext)]);
+      const p = `${topic}:0`;
+      // The open transaction holds offsets 2..4: the last stable offset is 2, the high watermark 5.
+      expect((await committed.latestOffsets())[p]).toBe(2);
+      expect((await uncommitted.latestOffsets())[p]).toBe(5);
+      const all = await uncommitted.read({ source: uncommitted.name, partition: p, from: 0, until: 5 }, readContext());
+      expect(valuesOf(all)).toEqual(['c1', 'c2', 'o1', 'o2', 'o3']);
+      await open.abort();
+      // The abort marker (offset 5) ends the transaction: both now plan to the same offset.
+      expect((await committed.latestOffsets())[p]).toBe(6);
+      expect((await uncommitted.latestOffsets())[p]).toBe(6);
+    } finally {
+      if (open.isActive()) await open.abort();
+      await Promise.all([tx.disconnect(), committed.close(), uncommitted.close()]);
+    }
+  });
+
   it('ranges over compacted offsets return the surviving records and complete across the gaps', async () => {
     const topic = topicName('compact');
     await createTopic(admin, topic, 1, {

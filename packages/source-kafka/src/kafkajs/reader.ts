@@ -6,6 +6,8 @@ import type { ResolvedOptions } from '../options.js';
 import type { TopicPartition } from '../partition-id.js';
 import { OffsetOutOfRangeError, type KafkaReader, type PartitionWatermarks, type RawKafkaRecord, type ReadRequest } from '../reader.js';
 import { ConsumerSession, type ActiveRead } from './session.js';
+import { listOffsetsUncommitted } from './isolation.js';
+import { fixKafkajsNegativeTimeout } from './timer-fix.js';
 
 /** kafkajs logs through our logger; its errors are retried here, so they are warnings. */
 function logCreator(logger: Logger) {
@@ -36,6 +38,7 @@ export class KafkajsReader implements KafkaReader {
     private readonly options: ResolvedOptions,
     private readonly logger: Logger,
   ) {
+    fixKafkajsNegativeTimeout();
     this.kafka = new Kafka({
       retry: { retries: 5, initialRetryTime: options.retryInitialMs, maxRetryTime: options.retryMaxMs },
       ...options.kafka,
@@ -44,6 +47,8 @@ export class KafkajsReader implements KafkaReader {
       logLevel: logLevel.WARN,
       logCreator: logCreator(logger),
     });
+    // Ranges are planned with the admin client's ListOffsets: it must see what the reads will see.
+    if (options.readUncommitted) listOffsetsUncommitted(this.kafka);
   }
 
   private admin(): Promise<Admin> {
