@@ -8,8 +8,8 @@ import { rate } from '../events.ts';
 export interface EngineArgs {
   readonly partitions: number;
   readonly records: number;
-  /** maxRecordsPerPartition: records per partition per batch. */
-  readonly perBatch: number;
+  /** maxRecordsPerPartition: records per partition per batch; absent: the engine's defaults (7c). */
+  readonly perBatch?: number;
 }
 
 export interface ThroughputResult {
@@ -50,7 +50,7 @@ async function engine(args: EngineArgs): Promise<ThroughputResult> {
     batchIntervalMs: 1000,
     checkpoint: createMemoryCheckpointStore(),
     clock: createVirtualClock(1_000_000),
-    maxRecordsPerPartition: args.perBatch,
+    ...(args.perBatch === undefined ? {} : { maxRecordsPerPartition: args.perBatch }),
     stopWhenIdle: true,
     stopOnSignals: false,
     logger: silentLogger,
@@ -100,10 +100,11 @@ async function handWritten(
   let batches = 0;
   let checksum = 0;
   let records = 0;
-  for (let from = 0; from < perPartition(args); from += args.perBatch) {
+  const step = args.perBatch ?? perPartition(args);
+  for (let from = 0; from < perPartition(args); from += step) {
     const sums = new Map<string, number>();
     for (let p = 0; p < args.partitions; p++) {
-      const until = Math.min(from + args.perBatch, inPartition(args, p));
+      const until = Math.min(from + step, inPartition(args, p));
       if (until <= from) continue;
       await fill(sums, p, from, until);
       records += until - from;

@@ -121,6 +121,25 @@ describe('program changes between runs', () => {
     expect(await run(appId, data, ['events', 'clicks-v2'], ['clicks', 'clicks-v2'])).toEqual([1, 2]);
   });
 
+  it('a new source is allowed: the old ones resume, the new one starts from its beginning', async () => {
+    const appId = uniqueAppId('added');
+    const data = createMemoryCheckpointData();
+    expect(await run(appId, data, ['events'])).toEqual([1, 2]);
+    // events resumes after its checkpointed offsets (nothing new); clicks reads its log from the start.
+    expect(await run(appId, data, ['events', 'clicks'])).toEqual([1, 2]);
+    // Removing a stream is still refused: its checkpoint data would be dropped silently.
+    await expect(run(appId, data, ['events'])).rejects.toMatchObject({ code: 'GRAPH_MISMATCH', details: { missingFromProgram: ['clicks'] } });
+  });
+
+  it('a changed batch interval is refused, naming both intervals', async () => {
+    const appId = uniqueAppId('interval');
+    const data = createMemoryCheckpointData();
+    expect(await run(appId, data, ['events'])).toEqual([1, 2]);
+    const ssc = testContext({ appId, checkpoint: createMemoryCheckpointStore({ data }), batchIntervalMs: 500 });
+    ssc.source(createMemoryLogSource(logOf([[1, 2]]), { name: 'events' })).foreachBatch(() => {});
+    await expect(ssc.start()).rejects.toMatchObject({ code: 'INVALID_OPTION', details: { option: 'batchIntervalMs', value: { configured: 500, checkpointed: 1000 } } });
+  });
+
   it('resetStreams naming nothing known is an error, not silently ignored', async () => {
     const appId = uniqueAppId('typo');
     const data = createMemoryCheckpointData();

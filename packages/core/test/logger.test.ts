@@ -128,7 +128,7 @@ describe('createDefaultLogger', () => {
     expect(stderr).not.toMatch(/hunter2|redis-secret/);
     const lines = stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
     expect(lines.find((l) => l.component === 'checkpoint-redis')).toMatchObject({ level: 40, msg: 'connecting', url: `redis://:${REDACTED}@cache:6379/0` });
-    const retry = lines.find((l) => l.msg === 'batch attempt failed');
+    const retry = lines.find((l) => l.msg === 'batch attempt failed; retrying');
     expect(retry).toMatchObject({ level: 40, appId: 'logging-child', attempt: 1, willRetry: true });
     expect(JSON.stringify(retry!.err)).toContain(`postgres://app:${REDACTED}@db.internal:5432/orders`);
   });
@@ -140,7 +140,7 @@ describe('createDefaultLogger', () => {
     const text = out.replace(/\u001b\[[0-9;]*m/g, '');
     expect(text).not.toMatch(/hunter2|redis-secret/);
     expect(text).toMatch(/^\d\d:\d\d:\d\d\.\d{3} WARN {2}\[checkpoint-redis\] connecting url=redis:\/\/:\[REDACTED\]@cache:6379\/0\r?$/m);
-    expect(text).toMatch(/WARN {2}\[logging-child\] batch attempt failed .*attempt=1 willRetry=true/);
+    expect(text).toMatch(/WARN {2}\[logging-child\] batch attempt failed; retrying .*attempt=1 willRetry=true/);
     expect(text).not.toContain('{"level"');
   });
 });

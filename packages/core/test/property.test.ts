@@ -139,6 +139,9 @@ describe('property: crash anywhere, restart, and the output equals an uninterrup
           const doomed = run(scenario, log, appId, store, sink, busy, crash);
           await doomed.start();
           await Promise.race([crash.crashed, doomed.awaitTermination()]);
+          // A case whose nth is past what its run reaches never crashes: it proves nothing here, so
+          // fast-check draws another instead of counting it.
+          fc.pre(crash.hasCrashed);
           const restarted = run(scenario, log, appId, store, sink, busy);
           await restarted.start();
           await restarted.awaitTermination();

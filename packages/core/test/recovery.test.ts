@@ -13,7 +13,9 @@ import {
   createMemoryCheckpointStore,
   isMicrobatchError,
   type MemoryCheckpointData,
+  type ProtocolPoint,
   type StreamingContext,
+  type StreamingContextOptions,
 } from '../src/index.js';
 import { logOf, multiset, testContext, uniqueAppId } from './helpers.js';
 
@@ -47,13 +49,18 @@ function appendLateInput(world: World): void {
 }
 
 /** One "process": a fresh context, store client and sink client over the world's durable state. */
-function processOf(world: World, crash?: CrashSwitch): { ssc: StreamingContext; replayed: Promise<number> } {
+function processOf(
+  world: World,
+  crash?: CrashSwitch,
+  overrides: Partial<StreamingContextOptions> = {},
+): { ssc: StreamingContext; replayed: Promise<number> } {
   const store = createMemoryCheckpointStore({ data: world.store });
   const ssc = testContext({
     appId: world.appId,
     checkpoint: crash ? crash.wrapStore(store) : store,
     maxRecordsPerPartition: 2,
     ...(crash ? { atProtocolPoint: crash.atProtocolPoint } : {}),
+    ...overrides,
   });
   const replayed = new Promise<number>((resolve) => ssc.addListener({ onStreamingStarted: (e) => resolve(e.replayBatches) }));
   const sink = createMemoryTransactionalSink<string>({
@@ -134,26 +141,55 @@ describe('recovery: a crash at every step of the protocol', async () => {
 });
 
 describe('epoch fencing', () => {
-  it('a stalled old process is fenced by the store and by the sink once a newer one started', async () => {
-    const world = newWorld();
+  /** A process that stalls (a GC pause, a partition) at `point` of its first batch until released. */
+  async function stalledAt(world: World, point: ProtocolPoint) {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    let entered!: () => void;
-    const inOutput = new Promise<void>((resolve) => (entered = resolve));
-    const store = createMemoryCheckpointStore({ data: world.store });
-    const old = testContext({ appId: world.appId, checkpoint: store, maxRecordsPerPartition: 2 });
-    old.source(createMemoryLogSource(world.log, { name: 'events' })).map((r) => r.value).foreachBatch(async () => {
-      entered();
-      await gate; // the old process stalls (GC pause, network partition...) inside its first batch
-    }, { name: 'out' });
-    await old.start();
-    await inOutput;
+    let reached!: () => void;
+    const stalled = new Promise<void>((resolve) => (reached = resolve));
+    let first = true;
+    const { ssc } = processOf(world, undefined, {
+      atProtocolPoint: async (p) => {
+        if (p !== point || !first) return;
+        first = false;
+        reached();
+        await gate;
+      },
+    });
+    await ssc.start();
+    await stalled;
+    return { release, termination: () => ssc.awaitTermination().then(() => undefined, (e: unknown) => e) };
+  }
 
+  it('a stalled old process that wakes before its output is fenced by the sink', async () => {
+    const world = newWorld();
+    const old = await stalledAt(world, 'output:before');
     await runToEnd(world); // a new process takes epoch 2 and does all the work
-    expect(await store.currentEpoch(world.appId)).toBe(2);
+    expect(await createMemoryCheckpointStore({ data: world.store }).currentEpoch(world.appId)).toBe(2);
 
-    release();
-    const error = await old.awaitTermination().then(() => undefined, (e: unknown) => e);
+    old.release();
+    const error = await old.termination();
     expect(isMicrobatchError(error, 'FENCED')).toBe(true);
+    // The transactional sink refused the stale epoch: the checkpoint store was never reached.
+    expect((error as { details: Record<string, unknown> }).details).toMatchObject({ output: 'out', epoch: 1, currentEpoch: 2 });
+    const uninterrupted = newWorld();
+    await runToEnd(uninterrupted);
+    expect(multiset(committed(world))).toEqual(multiset(committed(uninterrupted)));
+    expect(world.sink.mismatches).toEqual([]);
+  });
+
+  it('a stalled old process that wakes after its output is fenced by the checkpoint store', async () => {
+    const world = newWorld();
+    const old = await stalledAt(world, 'output:after');
+    await runToEnd(world);
+
+    old.release();
+    const error = await old.termination();
+    expect(isMicrobatchError(error, 'FENCED')).toBe(true);
+    // Its output had committed before the stall; its next checkpoint write is what the store refused.
+    expect((error as { details: Record<string, unknown> }).details).toMatchObject({ appId: world.appId, epoch: 1, currentEpoch: 2 });
+    expect((error as { details: Record<string, unknown> }).details.output).toBeUndefined();
+    expect(world.sink.replaysSkipped).toBeGreaterThan(0);
+    expect(world.sink.mismatches).toEqual([]);
   });
 });

@@ -110,6 +110,31 @@ describe('scheduler', () => {
     expect(bindings).toContainEqual({ component: 'output', output: 'out' });
   });
 
+  it('transient failures are ridden out for retryTimeoutMs, then stop the context; 0 stops after the attempts', async () => {
+    const outage = async (options: { retryTimeoutMs?: number }, downMs: number) => {
+      const clock = createVirtualClock(START);
+      const ssc = testContext({ clock, retryBackoffMs: 1000, ...options });
+      const until = START + downMs;
+      const log = logOf([[1, 2, 3]]);
+      const inner = createMemoryLogSource(log, { name: 'in' });
+      // The broker is away for downMs: listing offsets fails as a client does when it cannot connect.
+      ssc.source({ ...inner, latestOffsets: async () => {
+        if (clock.now() < until) throw new Error('connect ECONNREFUSED 127.0.0.1:9092');
+        return inner.latestOffsets();
+      } }).map((r) => r.value).foreachBatch(async (b) => void seen.push(...(await b.collect())));
+      const seen: number[] = [];
+      await ssc.start();
+      const error = await ssc.awaitTermination().then(() => undefined, (e: unknown) => e);
+      return { error, seen };
+    };
+    // 30 s down, default options (5 min): rides it out and gets every record.
+    expect(await outage({}, 30_000)).toEqual({ error: undefined, seen: [1, 2, 3] });
+    // retryTimeoutMs: 0 keeps the old behaviour: 4 attempts (1 + 2 + 4 s of backoff), then SOURCE_FAILED.
+    expect((await outage({ retryTimeoutMs: 0 }, 30_000)).error).toMatchObject({ code: 'SOURCE_FAILED' });
+    // Down for longer than retryTimeoutMs: stops with the failure.
+    expect((await outage({ retryTimeoutMs: 20_000 }, 60_000)).error).toMatchObject({ code: 'SOURCE_FAILED' });
+  });
+
   it('deterministic errors are not retried: the context stops after one attempt', async () => {
     const ssc = testContext({ maxBatchAttempts: 5 });
     let attempts = 0;
@@ -185,6 +210,22 @@ describe('scheduler', () => {
     expect(outputs[0]).toMatchObject({ name: 'slow', durationMs: 40 });
   });
 
+  it('an output with no batch at a time (a window between slides) gets neither a Started nor a Completed event', async () => {
+    const ssc = testContext();
+    const started: number[] = [];
+    const completed: number[] = [];
+    ssc.addListener({
+      onOutputOperationStarted: (info) => void started.push(info.batchTime),
+      onOutputOperationCompleted: (info) => void completed.push(info.batchTime),
+    });
+    ssc.source(createMemoryLogSource(logOf([[1, 2, 3, 4]]), { name: 'in' })).window(2000, 2000).foreachBatch(() => {}, { name: 'windowed' });
+    await ssc.start();
+    await ssc.awaitTermination();
+    expect(started.length).toBeGreaterThan(0);
+    expect(started).toEqual(completed);
+    expect(started.every((t) => t % 2000 === 0)).toBe(true);
+  });
+
   it('reports lag per partition, checkpoint writes and records a source rejected', async () => {
     const ssc = testContext({ maxRecordsPerPartition: 2 });
     const lags: unknown[] = [];
@@ -231,9 +272,45 @@ describe('rate control', () => {
   });
 
   it('partition caps split the rate budget by lag and never stall a lagging partition', () => {
-    expect(partitionCaps({ a: 300, b: 100 }, undefined, 200, 1000)).toEqual({ a: 150, b: 50 });
-    expect(partitionCaps({ a: 300, b: 100 }, 120, undefined, 1000)).toEqual({ a: 120, b: 100 });
-    expect(partitionCaps({ a: 5, b: 0 }, undefined, 0.001, 1000)).toEqual({ a: 1, b: 0 });
+    expect(partitionCaps({ a: 300, b: 100 }, undefined, 200)).toEqual({ a: 150, b: 50 });
+    expect(partitionCaps({ a: 300, b: 100 }, 120, Number.POSITIVE_INFINITY)).toEqual({ a: 120, b: 100 });
+    expect(partitionCaps({ a: 5, b: 0 }, undefined, 0.001)).toEqual({ a: 1, b: 0 });
+  });
+
+  it('backpressure.initialRate caps the very first batch', async () => {
+    const ssc = testContext({ backpressure: { initialRate: 100 } });
+    const sizes: number[] = [];
+    ssc.source(createMemoryLogSource(logOf([Array.from({ length: 5000 }, (_, i) => i)]), { name: 'in' })).foreachBatch(async (batch) => {
+      sizes.push(await batch.count());
+    });
+    await ssc.start();
+    await ssc.awaitTermination();
+    // 100 records/s at a 1 s interval; later batches follow the estimate, and all 5000 arrive.
+    expect(sizes[0]).toBe(100);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(5000);
+  });
+
+  it('a backlog drains in batches of at most maxRecordsPerBatch (200000 by default), split by lag', async () => {
+    const drain = async (options: { maxRecordsPerBatch?: number }) => {
+      const ssc = testContext(options);
+      const sizes: number[][] = [];
+      // 3 partitions, 210000 records: more than the default cap, unevenly spread.
+      const log = logOf<number>([[], [], []]);
+      for (let i = 0; i < 14; i++) log.append(0, ...Array<number>(10_000).fill(0));
+      for (let i = 0; i < 7; i++) log.append(1, ...Array<number>(10_000).fill(0));
+      ssc.source(createMemoryLogSource(log, { name: 'in' })).foreachBatch(async (batch) => {
+        const counts: number[] = [];
+        for (let i = 0; i < batch.numPartitions; i++) counts.push((await batch.partition(i)).length);
+        sizes.push(counts);
+      });
+      await ssc.start();
+      await ssc.awaitTermination();
+      return sizes.filter((s) => s.some((n) => n > 0));
+    };
+    const byDefault = await drain({});
+    expect(byDefault[0]).toEqual([133_333, 66_666, 0]);
+    expect(byDefault.flat().reduce((a, b) => a + b, 0)).toBe(210_000);
+    expect(await drain({ maxRecordsPerBatch: Number.POSITIVE_INFINITY })).toEqual([[140_000, 70_000, 0]]);
   });
 
   it('backpressure lowers the records per batch when batches run slower than the interval', async () => {

@@ -114,7 +114,7 @@ describe('postgresSink driven by StreamingContext', () => {
   it('a row violating a constraint stops the context with an error naming the output and the batch; nothing of it is written', async () => {
     const world = await newWorld();
     try {
-      const ssc = processOf(world, { badRecord: 'r1-3', maxBatchAttempts: 2 });
+      const ssc = processOf(world, { badRecord: 'r1-3', maxBatchAttempts: 2, retryTimeoutMs: 0 });
       await ssc.start();
       const error = await ssc.awaitTermination().then(() => undefined, (e: unknown) => e);
       expect(isMicrobatchError(error, 'BATCH_FAILED')).toBe(true);

@@ -26,7 +26,7 @@ interface World {
 }
 
 /** One "process": a fresh context, source, store client and sink client over the durable state. */
-function processOf(world: World, crash?: CrashSwitch, extra: { maxBatchAttempts?: number; readAhead?: boolean } = {}) {
+function processOf(world: World, crash?: CrashSwitch, extra: { maxBatchAttempts?: number; retryTimeoutMs?: number; readAhead?: boolean } = {}) {
   const store = createMemoryCheckpointStore({ data: world.store });
   const ssc = new StreamingContext({
     appId: world.appId,
@@ -117,7 +117,7 @@ describe('through StreamingContext', () => {
 
     await admin.fetchTopicOffsets(world.topic);
     await admin.deleteTopicRecords({ topic: world.topic, partitions: [{ partition: 0, offset: '6' }] });
-    const next = processOf(world, undefined, { maxBatchAttempts: 1 });
+    const next = processOf(world, undefined, { maxBatchAttempts: 1, retryTimeoutMs: 0 });
     await next.ssc.start();
     const error = await next.ssc.awaitTermination().then(
       () => undefined,

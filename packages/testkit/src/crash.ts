@@ -37,6 +37,11 @@ export interface CrashSwitch {
   /** Resolves with the point's name once the crash happened. */
   readonly crashed: Promise<CrashPoint>;
   readonly hasCrashed: boolean;
+  /**
+   * How often each point was reached so far, armed or not: run an unarmed switch through an
+   * uninterrupted run to learn which `nth` of a point a crash test can really reach.
+   */
+  readonly reached: ReadonlyMap<CrashPoint, number>;
 }
 
 const never = new Promise<never>(() => {});
@@ -44,11 +49,13 @@ const never = new Promise<never>(() => {});
 export function createCrashSwitch(): CrashSwitch {
   let armed: { point: CrashPoint; remaining: number } | undefined;
   let hasCrashed = false;
+  const reached = new Map<CrashPoint, number>();
   let resolveCrashed!: (point: CrashPoint) => void;
   const crashed = new Promise<CrashPoint>((resolve) => (resolveCrashed = resolve));
 
   const reach = async (point: CrashPoint): Promise<void> => {
     if (hasCrashed) return never; // a dead process does nothing more
+    reached.set(point, (reached.get(point) ?? 0) + 1);
     if (!armed || armed.point !== point) return;
     armed.remaining -= 1;
     if (armed.remaining > 0) return;
@@ -67,6 +74,7 @@ export function createCrashSwitch(): CrashSwitch {
       return hasCrashed;
     },
     crashed,
+    reached,
     wrapStore(store) {
       return {
         ...store,

@@ -48,6 +48,7 @@ export function createMemoryTransactionalSink<T>(
           throw new FencedError(`memory sink ${name}: epoch ${ctx.epoch} is older than ${data.maxEpoch}`, {
             epoch: ctx.epoch,
             currentEpoch: data.maxEpoch,
+            details: { output: name },
           });
         }
         const previous = data.committed.get(marker);
@@ -62,6 +63,11 @@ export function createMemoryTransactionalSink<T>(
         data.committed.set(marker, { records: [...records], epoch: ctx.epoch });
         await options.afterPartitionCommit?.(ctx);
       });
+    },
+    async lastCommittedBatch() {
+      // Markers are written with the records they commit, so they are the sink's own truth.
+      const times = [...data.committed.keys()].map((marker) => Number(marker.split('/')[0]));
+      return times.length === 0 ? undefined : Math.max(...times);
     },
     records() {
       return [...data.committed.entries()]

@@ -48,6 +48,14 @@ export interface Sink<T> {
    * be replayed: transactional sinks may prune their markers.
    */
   retire?(context: { readonly appId: string; readonly epoch: number; readonly before: number }): Promise<void>;
+  /**
+   * The newest batch time this output committed for the app, read from data written in the same
+   * transaction as the output (e.g. its commit markers), or undefined when it has committed none.
+   * On start the engine compares it with the checkpoint: a sink that committed a batch the
+   * checkpoint does not know means the checkpoint store lost its newest entries, and start fails
+   * with CHECKPOINT_BEHIND_SINK instead of planning those records again (docs/semantics.md §3).
+   */
+  lastCommittedBatch?(context: { readonly appId: string }): Promise<number | undefined>;
   /** Safe to call twice. */
   close?(): Promise<void>;
 }

@@ -68,3 +68,9 @@ export function seqFromCheckpointName(name: string): number {
   const match = NAME_PATTERN.exec(name);
   return match ? Number(match[2]) : Number.NaN;
 }
+
+/** The batch time a checkpoint's name carries (readable even when its contents are not). */
+export function batchTimeFromCheckpointName(name: string): number {
+  const match = NAME_PATTERN.exec(name);
+  return match ? Number(match[1]) : Number.NaN;
+}

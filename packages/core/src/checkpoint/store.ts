@@ -70,6 +70,8 @@ export function createCheckpointStore(backend: CheckpointBackend, options: Check
   // Blob references of checkpoints this process has seen, so retention rarely re-reads them.
   const referencedBy = new Map<string, readonly string[]>();
   const collectedOnce = new Set<string>();
+  // Retained checkpoints found unreadable: reported once each, not on every write while they stay.
+  const reportedUnreadable = new Set<string>();
   let closed = false;
 
   const assertOpen = () => {
@@ -104,8 +106,12 @@ export function createCheckpointStore(backend: CheckpointBackend, options: Check
         try {
           blobs = (await read(appId, name)).blobs;
         } catch (error) {
-          // A retained checkpoint we cannot read might reference any blob: keep them all this time.
-          logger.warn({ appId, name, err: error }, 'cannot read a retained checkpoint; blob collection postponed');
+          // A retained checkpoint we cannot read might reference any blob: keep them all until
+          // retention removes it. Said once per checkpoint; the writes that follow stay quiet.
+          if (!reportedUnreadable.has(`${appId}/${name}`)) {
+            reportedUnreadable.add(`${appId}/${name}`);
+            logger.warn({ appId, name, err: error }, 'cannot read a retained checkpoint; blob collection is postponed until retention removes it');
+          }
           return undefined;
         }
         referencedBy.set(`${appId}/${name}`, blobs);

@@ -74,9 +74,9 @@ export async function runBatch(
         env.bus.emit('onBatchCompleted', info);
         return { info, generation };
       },
-      (error, attempt, willRetry) => {
-        env.logger.warn({ err: error, batchTime: record.time, attempt, willRetry }, 'batch attempt failed');
-        env.bus.emit('onBatchFailed', { info: lastInfo, error, willRetry });
+      (error, failure) => {
+        env.logger.warn({ err: error, batchTime: record.time, ...failure }, failure.willRetry ? 'batch attempt failed; retrying' : 'batch attempt failed; giving up');
+        env.bus.emit('onBatchFailed', { info: lastInfo, error, willRetry: failure.willRetry });
       },
     );
   } catch (error) {
@@ -106,9 +106,9 @@ async function runOutputs(env: BatchRunnerEnv, generation: BatchGeneration): Pro
     };
     const startTime = env.clock.now();
     const info = { batchTime: record.time, id: operation.id, name: operation.name, attempt, startTime };
-    env.bus.emit('onOutputOperationStarted', info);
     const batch = operation.stream.batchFor(generation);
-    if (!batch) continue; // e.g. a window between its slide times: no batch, no output
+    if (!batch) continue; // e.g. a window between its slide times: no batch, no output, no events
+    env.bus.emit('onOutputOperationStarted', info);
     try {
       await operation.run(batch.bind(context), context);
     } catch (error) {

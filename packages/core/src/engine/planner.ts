@@ -22,7 +22,7 @@ const partitionOrder = new Intl.Collator('en', { numeric: true }).compare;
 export async function planSource(
   source: Source<unknown>,
   cursor: PartitionOffsets | undefined,
-  limits: { staticCap: number | undefined; rate: number | undefined; batchIntervalMs: number },
+  limits: { staticCap: number | undefined; batchCap: number; rate: number | undefined; batchIntervalMs: number },
   logger: Logger,
 ): Promise<SourcePlan> {
   const latest = validOffsets(source.name, 'latestOffsets', await call(source, () => source.latestOffsets()));
@@ -53,7 +53,8 @@ export async function planSource(
     }
     lags[partition] = Math.max(0, end - from);
   }
-  const caps = partitionCaps(lags, limits.staticCap, limits.rate, limits.batchIntervalMs);
+  const rateBudget = limits.rate === undefined ? Number.POSITIVE_INFINITY : (limits.rate * limits.batchIntervalMs) / 1000;
+  const caps = partitionCaps(lags, limits.staticCap, Math.min(rateBudget, limits.batchCap));
   const ranges: OffsetRange[] = [];
   const lag: Record<string, number> = {};
   for (const partition of partitions) {

@@ -56,23 +56,19 @@ export class PidRateEstimator {
 }
 
 /**
- * Per-partition caps for one batch: the static cap, further limited by a rate budget split over
- * partitions in proportion to their lag (so a lagging partition is not starved). At least 1
- * record per lagging partition, so progress never stops.
+ * Per-partition caps for one batch: the static cap, further limited by a budget of records for
+ * the whole batch (the rate times the interval, and the batch cap) split over partitions in
+ * proportion to their lag, so a lagging partition is not starved. At least 1 record per lagging
+ * partition, so progress never stops. The budget only binds when the lag exceeds it.
  */
-export function partitionCaps(
-  lags: Readonly<Record<string, number>>,
-  staticCap: number | undefined,
-  ratePerSecond: number | undefined,
-  batchIntervalMs: number,
-): Record<string, number> {
+export function partitionCaps(lags: Readonly<Record<string, number>>, staticCap: number | undefined, budget: number): Record<string, number> {
   const caps: Record<string, number> = {};
+  const capped = (lag: number) => (staticCap === undefined ? Math.max(0, lag) : Math.min(Math.max(0, lag), staticCap));
   const totalLag = Object.values(lags).reduce((a, b) => a + Math.max(0, b), 0);
-  const budget = ratePerSecond === undefined ? undefined : (ratePerSecond * batchIntervalMs) / 1000;
+  const wanted = Object.values(lags).reduce((a, b) => a + capped(b), 0);
   for (const [partition, lag] of Object.entries(lags)) {
-    let cap = Math.max(0, lag);
-    if (staticCap !== undefined) cap = Math.min(cap, staticCap);
-    if (budget !== undefined && totalLag > 0) cap = Math.min(cap, Math.max(1, Math.floor((budget * lag) / totalLag)));
+    let cap = capped(lag);
+    if (wanted > budget && totalLag > 0) cap = Math.min(cap, Math.max(1, Math.floor((budget * Math.max(0, lag)) / totalLag)));
     caps[partition] = cap;
   }
   return caps;

@@ -1,8 +1,8 @@
 import type { Logger } from '../api/logger.js';
 import type { PartitionOffsets } from '../api/offsets.js';
 import type { BatchRecord, Checkpoint } from '../checkpoint/format.js';
-import { checkpointBatchTime } from '../checkpoint/format.js';
-import type { CheckpointStore } from '../checkpoint/store.js';
+import { batchTimeFromCheckpointName, checkpointBatchTime, seqFromCheckpointName } from '../checkpoint/format.js';
+import type { CheckpointStore, LatestCheckpoint } from '../checkpoint/store.js';
 import type { StreamGraph } from '../dstream/graph.js';
 import { MicrobatchError, invalidOption } from '../errors.js';
 
@@ -20,20 +20,39 @@ export interface RecoveredState {
   readonly stateReplay: BatchRecord[];
   /** The state snapshot to load: its batch time and blob key per operator (reset operators left out). */
   readonly snapshot: { time: number; keys: Record<string, string> } | undefined;
-  /** Newest batch time the checkpoint mentions; new batches come strictly after it. */
+  /** Newest batch time the checkpoint mentions (or a corrupt newer one's name); new batches come strictly after it. */
   readonly lastBatchTime: number;
+  /** Newest batch time the valid checkpoint itself knows (planned or completed), 0 without one. */
+  readonly checkpointedBatchTime: number;
   readonly lastCompletedTime: number | undefined;
+}
+
+export interface RecoveryOptions {
+  readonly resetStreams: readonly string[];
+  /** Fall back past corrupt newest checkpoints instead of refusing to start (see the option's doc). */
+  readonly recoverFromOlderCheckpoint: boolean;
 }
 
 export async function recover(
   store: CheckpointStore,
   appId: string,
   graph: StreamGraph,
-  resetStreams: readonly string[],
+  { resetStreams, recoverFromOlderCheckpoint }: RecoveryOptions,
   logger: Logger,
 ): Promise<RecoveredState> {
   const latest = await store.latest(appId);
+  if (latest && latest.skipped.length > 0) refuseOrFallBack(store, appId, latest, recoverFromOlderCheckpoint, logger);
   const checkpoint = latest?.checkpoint;
+  if (checkpoint && checkpoint.batchIntervalMs !== graph.batchIntervalMs) {
+    // Windows and snapshots step through logged batches by the interval: with another one they
+    // would read past batches at times that were never planned. Refuse rather than guess.
+    throw invalidOption(
+      'batchIntervalMs',
+      `is ${graph.batchIntervalMs} ms, but checkpoint ${latest!.name} of app ${appId} was written with ${checkpoint.batchIntervalMs} ms; ` +
+        'a running application keeps its interval (start a new app id to change it)',
+      { configured: graph.batchIntervalMs, checkpointed: checkpoint.batchIntervalMs },
+    );
+  }
   const names = graph.namedStreams().map((s) => s.name);
   const saved = checkpoint ? [...Object.keys(checkpoint.sources), ...Object.keys(checkpoint.operators)] : [];
   const reset = new Set(resetStreams);
@@ -43,20 +62,21 @@ export async function recover(
     }
   }
   if (checkpoint) {
+    // A stream the checkpoint lacks is new: pending batches replay without it (it has no ranges in
+    // their plans) and it starts from its source's start offsets or its initial state. A stream
+    // the program lacks was removed or renamed: its data would be dropped, so that stays a choice.
     const missingFromProgram = saved.filter((n) => !names.includes(n) && !reset.has(n));
-    const missingFromCheckpoint = names.filter((n) => !saved.includes(n) && !reset.has(n));
-    if (missingFromProgram.length > 0 || missingFromCheckpoint.length > 0) {
-      const parts = [
-        missingFromProgram.length > 0 ? `the checkpoint has streams the program lacks: ${missingFromProgram.join(', ')}` : '',
-        missingFromCheckpoint.length > 0 ? `the program has streams the checkpoint lacks: ${missingFromCheckpoint.join(', ')}` : '',
-      ].filter(Boolean);
+    const added = names.filter((n) => !saved.includes(n) && !reset.has(n));
+    if (missingFromProgram.length > 0) {
       throw new MicrobatchError(
         'GRAPH_MISMATCH',
-        `The program does not match checkpoint ${latest!.name} of app ${appId}: ${parts.join('; ')}. ` +
-          'Rename them back, or list them in the resetStreams option to start them afresh.',
-        { details: { appId, checkpoint: latest!.name, missingFromProgram, missingFromCheckpoint } },
+        `The program does not match checkpoint ${latest!.name} of app ${appId}: the checkpoint has streams the program lacks: ` +
+          `${missingFromProgram.join(', ')}${added.length > 0 ? ` (and the program has new streams: ${added.join(', ')})` : ''}. ` +
+          'Rename them back, or list them in the resetStreams option to drop their checkpoint data.',
+        { details: { appId, checkpoint: latest!.name, missingFromProgram, missingFromCheckpoint: added } },
       );
     }
+    if (added.length > 0) logger.info({ appId, checkpoint: latest!.name, added }, 'the program has streams the checkpoint does not know; they start afresh');
   }
   const offsets = new Map<string, PartitionOffsets | undefined>();
   for (const name of graph.sources.keys()) {
@@ -73,15 +93,19 @@ export async function recover(
       'recovering from checkpoint',
     );
   }
+  // After a fallback, new checkpoints and batch times must come after the corrupt ones too: a new
+  // batch under a lost plan's time could meet that plan's markers and be skipped over other ranges.
+  const lost = latest?.skipped.map((s) => s.name) ?? [];
   return {
     checkpoint,
-    seq: checkpoint?.seq ?? 0,
+    seq: Math.max(checkpoint?.seq ?? 0, ...lost.map(seqFromCheckpointName)),
     offsets,
     pending,
     retained,
     stateReplay,
     snapshot,
-    lastBatchTime: checkpoint ? checkpointBatchTime(checkpoint) : 0,
+    lastBatchTime: Math.max(checkpoint ? checkpointBatchTime(checkpoint) : 0, ...lost.map(batchTimeFromCheckpointName)),
+    checkpointedBatchTime: checkpoint ? checkpointBatchTime(checkpoint) : 0,
     lastCompletedTime: checkpoint?.lastCompletedTime,
   };
 }
@@ -96,4 +120,54 @@ function snapshotOf(checkpoint: Checkpoint | undefined, reset: ReadonlySet<strin
     if (!reset.has(name)) keys[name] = operator.snapshot;
   }
   return time === undefined ? undefined : { time, keys };
+}
+
+/**
+ * Newer checkpoints were corrupt. Falling back to an older one is only exact if the batches planned
+ * in the lost ones replay with their logged times and ranges, which nothing here can know: refuse,
+ * naming both, unless the user opted in to the risk of duplicates.
+ */
+function refuseOrFallBack(store: CheckpointStore, appId: string, latest: LatestCheckpoint, allowed: boolean, logger: Logger): void {
+  const corrupt = latest.skipped.map((s) => s.name);
+  const details = { appId, store: store.kind, corrupt, lastValid: latest.name };
+  if (!allowed) {
+    throw new MicrobatchError(
+      'CHECKPOINT_CORRUPT',
+      `The newest checkpoint(s) of app ${appId} in the ${store.kind} store are corrupt (${corrupt.join(', ')}); the newest valid one is ${latest.name}. ` +
+        'Starting from it could output the batches planned in the corrupt ones a second time, so start is refused. ' +
+        'Repair or restore the store, or set recoverFromOlderCheckpoint: true to start from the valid one and accept possible duplicates (docs/semantics.md §3).',
+      { cause: latest.skipped[0]!.error, details },
+    );
+  }
+  logger.error(details, 'newest checkpoints are corrupt: starting from an older one (recoverFromOlderCheckpoint); outputs of the lost batches may be produced twice');
+}
+
+/**
+ * A transactional sink that committed a batch newer than every batch the checkpoint knows proves
+ * the store lost entries (a corrupt or deleted file, a Redis without persistence that restarted):
+ * planning from this checkpoint would output those records again under new batch times.
+ */
+export async function assertSinksNotAhead(
+  outputs: readonly { readonly name: string; readonly sink?: { lastCommittedBatch?(c: { appId: string }): Promise<number | undefined> } }[],
+  appId: string,
+  recovered: Pick<RecoveredState, 'checkpointedBatchTime'>,
+  allowed: boolean,
+  logger: Logger,
+): Promise<void> {
+  for (const output of outputs) {
+    const committed = await output.sink?.lastCommittedBatch?.({ appId });
+    if (committed === undefined || committed <= recovered.checkpointedBatchTime) continue;
+    const details = { appId, output: output.name, sinkBatchTime: committed, checkpointBatchTime: recovered.checkpointedBatchTime };
+    if (allowed) {
+      logger.error(details, 'a sink committed batches the checkpoint does not know (recoverFromOlderCheckpoint): their records may be output twice');
+      continue;
+    }
+    throw new MicrobatchError(
+      'CHECKPOINT_BEHIND_SINK',
+      `Output "${output.name}" committed batch ${committed}, but the newest batch the checkpoint store knows for app ${appId} is ${recovered.checkpointedBatchTime}: ` +
+        'the store lost its newest checkpoints, and going on would output those records again. Restore the store, ' +
+        'or set recoverFromOlderCheckpoint: true to accept possible duplicates (docs/semantics.md §3).',
+      { details },
+    );
+  }
 }

@@ -60,7 +60,10 @@ export function stateSpec<K, V, S, U>(name: string, fn: MappingFunction<K, V, S,
   return new StateSpec(name, fn);
 }
 
-/** Stored per key: the user's state and the batch time the key last had data (null: never, e.g. initial state). */
+/**
+ * Stored per key: the user's state and the batch time the key last had data. Null for a key of
+ * the initial state until the operator's first batch, which starts its idle time (see change()).
+ */
 interface Entry<S> {
   s: S;
   t: number | null;
@@ -103,7 +106,11 @@ export class MapWithState<K, V, S, U> extends KeyedStateOperator<K, Entry<S>> {
     }
     const timeout = this.spec.timeoutMs;
     if (timeout !== undefined) {
-      const idle = [...tx.entries()].filter(([key, entry]) => !touched.has(key) && entry.t !== null && time - entry.t >= timeout);
+      // Initial-state keys count as active at the operator's first batch, so they time out like
+      // any other key. That batch is in the log (no snapshot exists before it), so a replay gives
+      // them the same time.
+      for (const [key, entry] of [...tx.entries()]) if (entry.t === null) tx.set(key, { s: entry.s, t: time });
+      const idle = [...tx.entries()].filter(([key, entry]) => !touched.has(key) && time - entry.t! >= timeout);
       for (const [key] of idle) {
         const result = this.spec.fn(key, undefined, this.stateOf(tx, key, time, true));
         if (result !== undefined) out.push([key, result]);

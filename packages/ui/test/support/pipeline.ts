@@ -73,6 +73,8 @@ export function createPipeline(options: PipelineOptions = {}): { ssc: StreamingC
     stopOnSignals: false,
     stopWhenIdle: options.stopWhenIdle ?? false,
     maxBatchAttempts: options.maxBatchAttempts ?? 3,
+    // Failures here are made on purpose: stop after the attempts rather than ride them out.
+    retryTimeoutMs: 0,
     retryBackoffMs: options.retryBackoffMs ?? 0,
   });
   const clicks = ssc.source(
