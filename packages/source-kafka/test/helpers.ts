@@ -54,3 +54,34 @@ export function connectClients(receive: (clients: { kafka: Kafka; admin: Admin; 
     await Promise.all([clients?.admin.disconnect(), clients?.producer.disconnect()]);
   });
 }
+
+export interface PrivateKafka {
+  url: string;
+  /** SIGTERM, stay down `downMs`, start again on the same port and data. */
+  restart(options?: { downMs?: number }): Promise<void>;
+  /** SIGKILL; the broker stays down until start(). */
+  kill(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const servicesModule = new URL('../../../tools/services/src/index.mjs', import.meta.url).href;
+
+/**
+ * A private broker on a free port for the whole test file (vitest hooks): tests that take the
+ * broker down use it, as no test may do that to the shared one. Read it inside tests.
+ */
+export function privateBroker(): () => PrivateKafka {
+  let broker: PrivateKafka | undefined;
+  beforeAll(async () => {
+    const { startPrivateService } = (await import(servicesModule)) as { startPrivateService(name: string): Promise<PrivateKafka> };
+    broker = await startPrivateService('kafka');
+  }, 180_000);
+  afterAll(async () => {
+    await broker?.stop();
+  });
+  return () => {
+    if (!broker) throw new Error('the private broker has not started');
+    return broker;
+  };
+}

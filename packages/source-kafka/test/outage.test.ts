@@ -1,28 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StreamingContext, createDefaultLogger, createMemoryCheckpointData, createMemoryCheckpointStore, type Logger } from '@microbatch/core';
 import { createMemorySinkData, createMemoryTransactionalSink } from '@microbatch/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaSource } from '../src/index.js';
-import { createTopic, testKafka, topicName } from './helpers.js';
+import { createTopic, privateBroker, testKafka, topicName, type PrivateKafka } from './helpers.js';
 
-interface PrivateKafka {
-  url: string;
-  restart(options?: { downMs?: number }): Promise<void>;
-  kill(): Promise<void>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-// A private broker on a free port: these tests take it down, which no test may do to the shared one.
-const servicesModule = new URL('../../../tools/services/src/index.mjs', import.meta.url).href;
+// A private broker on a free port: this test takes it down, which no test may do to the shared one.
+const privateKafka = privateBroker();
 let broker: PrivateKafka;
-beforeAll(async () => {
-  const { startPrivateService } = (await import(servicesModule)) as { startPrivateService(name: string): Promise<PrivateKafka> };
-  broker = await startPrivateService('kafka');
-}, 180_000);
-afterAll(async () => {
-  await broker?.stop();
-});
+beforeAll(() => void (broker = privateKafka()));
 
 // Longer than the old budget of planning retries (4 attempts, backoff from 1 s: about 20 s).
 const OUTAGE_MS = 30_000;
@@ -121,51 +107,45 @@ function expectExactlyOnce(app: ReturnType<typeof application>, expected: string
   expect([...out].sort()).toEqual([...expected].sort());
 }
 
+async function newTopic(label: string, partitions: number): Promise<string> {
+  const topic = topicName(label);
+  const admin = testKafka([broker.url]).admin();
+  await admin.connect();
+  await createTopic(admin, topic, partitions).finally(() => admin.disconnect());
+  return topic;
+}
+
 describe('a 30-second broker outage, default options', () => {
-  it('an idle application rides it out and then outputs what arrives, exactly once', async () => {
-    const topic = topicName('idle');
-    const admin = testKafka([broker.url]).admin();
-    await admin.connect();
-    await createTopic(admin, topic, 2).finally(() => admin.disconnect());
-    const before = await produceRecords(topic, 2, 10, 'a');
-    const app = application(topic);
+  // Both applications live through the same outage (one outage keeps the suite short): one idle
+  // (its planning fails while the broker is down), one in the middle of a backlog.
+  it('an idle application and one working through a backlog both ride it out and output every record exactly once', async () => {
+    const idleTopic = await newTopic('idle', 2);
+    const busyTopic = await newTopic('busy', 3);
+    const idleBefore = await produceRecords(idleTopic, 2, 10, 'a');
+    // 400 records per partition in ranges of 5: 80 batches, far from done when the broker goes down.
+    const backlog = await produceRecords(busyTopic, 3, 400, 'r');
+    const idle = application(idleTopic);
+    const busy = application(busyTopic, 5);
     try {
-      await app.start();
-      await app.waitForOutput(before.length);
-      await sleep(1000); // idle batches: planning finds nothing new
+      await idle.start();
+      await idle.waitForOutput(idleBefore.length);
+      await busy.start();
+      await busy.waitForOutput(30);
 
       await broker.restart({ downMs: OUTAGE_MS });
-      const after = await produceRecords(topic, 2, 10, 'b');
-      await app.waitForOutput(before.length + after.length);
-      expect(app.running()).toBe(true);
-      expectExactlyOnce(app, [...before, ...after]);
-      expect(app.warnings.some((w) => w.includes('Kafka brokers unreachable') && w.includes('retries'))).toBe(true);
-      expect(app.warnings).toContain('Kafka brokers reachable again');
-    } finally {
-      await app.close();
-    }
-  }, 240_000);
+      expect(busy.output().length).toBeLessThan(backlog.length);
+      const idleAfter = await produceRecords(idleTopic, 2, 10, 'b');
+      await Promise.all([idle.waitForOutput(idleBefore.length + idleAfter.length), busy.waitForOutput(backlog.length)]);
 
-  it('an application working through a backlog rides it out and outputs every record exactly once', async () => {
-    const topic = topicName('busy');
-    const admin = testKafka([broker.url]).admin();
-    await admin.connect();
-    await createTopic(admin, topic, 3).finally(() => admin.disconnect());
-    const expected = await produceRecords(topic, 3, 400, 'r');
-    // 400 records per partition in ranges of 5: 80 batches, still far from done when the broker dies.
-    const app = application(topic, 5);
-    try {
-      await app.start();
-      await app.waitForOutput(30);
-      await broker.kill();
-      await sleep(OUTAGE_MS);
-      expect(app.output().length).toBeLessThan(expected.length);
-      await broker.start();
-      await app.waitForOutput(expected.length);
-      expect(app.running()).toBe(true);
-      expectExactlyOnce(app, expected);
+      expect(idle.running()).toBe(true);
+      expect(busy.running()).toBe(true);
+      expectExactlyOnce(idle, [...idleBefore, ...idleAfter]);
+      expectExactlyOnce(busy, backlog);
+      // The idle application's planning met the outage: the source said so, and said when it ended.
+      expect(idle.warnings.some((w) => w.includes('Kafka brokers unreachable') && w.includes('retries'))).toBe(true);
+      expect(idle.warnings).toContain('Kafka brokers reachable again');
     } finally {
-      await app.close();
+      await Promise.all([idle.close(), busy.close()]);
     }
   }, 240_000);
 });

@@ -21,6 +21,11 @@ async function transaction(topic: string, values: string[], outcome: 'commit' | 
   }
 }
 
+/** A string-valued source of `topic` at `isolationLevel`. */
+function sourceOf(topic: string, isolationLevel: 'read_committed' | 'read_uncommitted' = 'read_committed') {
+  return createKafkaSource({ brokers: brokers(), topics: [topic], deserializer: 'string', isolationLevel, readTimeoutMs: 15_000 });
+}
+
 type Rec = KafkaRecord<string | null>;
 const valuesOf = (records: Rec[]) => records.map((r) => r.value);
 
@@ -59,13 +64,7 @@ describe('transactions and compaction', () => {
     } finally {
       await source.close();
     }
-    const uncommitted = createKafkaSource({
-      brokers: brokers(),
-      topics: [topic],
-      deserializer: 'string',
-      isolationLevel: 'read_uncommitted',
-      readTimeoutMs: 15_000,
-    });
+    const uncommitted = sourceOf(topic, 'read_uncommitted');
     try {
       await uncommitted.open(openContext);
       const all = await uncommitted.read({ source: uncommitted.name, partition: `${topic}:0`, from: 0, until: 11 }, readContext());
@@ -82,14 +81,8 @@ describe('transactions and compaction', () => {
     const tx = kafka.producer({ transactionalId: `tx-${topic}`, idempotent: true, maxInFlightRequests: 1 });
     await tx.connect();
     const open = await tx.transaction();
-    const committed = createKafkaSource({ brokers: brokers(), topics: [topic], deserializer: 'string', readTimeoutMs: 15_000 });
-    const uncommitted = createKafkaSource({
-      brokers: brokers(),
-      topics: [topic],
-      deserializer: 'string',
-      isolationLevel: 'read_uncommitted',
-      readTimeoutMs: 15_000,
-    });
+    const committed = sourceOf(topic);
+    const uncommitted = sourceOf(topic, 'read_uncommitted');
     try {
       await open.send({ topic, messages: ['o1', 'o2', 'o3'].map((value) => ({ partition: 0, value })) });
       await Promise.all([committed.open(openContext), uncommitted.open(openContext)]);
