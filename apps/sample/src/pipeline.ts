@@ -1,18 +1,22 @@
 import type { DStream, Source, StreamingContext } from '@microbatch/core';
-import { createKafkaSource, isDeadLetter } from '@microbatch/source-kafka';
+import { createKafkaSource } from '@microbatch/source-kafka';
 import { createGeneratorSource } from '@microbatch/source-memory';
 import { appendRows, postgresSink, type Database, type SqlTransaction } from '@microbatch/sink-postgres';
 import { postgresUpsert, upsertSink } from '@microbatch/sink-upsert';
-import { INVALID_JSON, classify, parseJson, type Classified, type PageEvent } from './events.js';
+import { classify, parseJson, type Classified, type PageEvent } from './events.js';
 import { rawRecord, recordsInPartition, type Shape } from './generate.js';
+import { classifiedSource, type BatchRejections } from './rejections.js';
 
 export type InputSpec = { readonly kind: 'memory'; readonly shape: Shape } | { readonly kind: 'kafka'; readonly brokers: string[]; readonly topic: string };
 
 /** Text columns cannot hold NUL; a rejected record's raw text keeps everything else. */
 const storable = (text: string) => text.replaceAll('\u0000', '\uFFFD');
 
-/** The input as classified records: valid events, or rejections with their reason and raw text. */
-export function inputStream(ssc: StreamingContext, input: InputSpec): DStream<Classified> {
+/**
+ * The input as classified records: valid events, or rejections with their reason and raw text.
+ * Given `rejections`, they are counted per batch there (one log line per batch, metrics).
+ */
+export function inputStream(ssc: StreamingContext, input: InputSpec, rejections?: BatchRejections): DStream<Classified> {
   if (input.kind === 'memory') {
     const { shape } = input;
     const source: Source<{ partition: number; offset: number; raw: string }> = createGeneratorSource({
@@ -22,26 +26,22 @@ export function inputStream(ssc: StreamingContext, input: InputSpec): DStream<Cl
       seed: shape.seed,
       generate: ({ partition, offset }) => ({ partition, offset, raw: rawRecord(shape, partition, offset) }),
     });
-    return ssc.source(source).map((r) => classify(r.partition, r.offset, r.raw, parseJson(r.raw)));
+    return ssc.source(classifiedSource(source, (r) => classify(r.partition, r.offset, r.raw, parseJson(r.raw)), rejections?.hooks));
   }
   const kafka = createKafkaSource({
     name: 'kafka',
     brokers: input.brokers,
     topics: [input.topic],
     startingOffsets: 'earliest',
-    // The raw text travels with the parsed value; text that is not JSON goes to the dead-letter
-    // policy, inside the same batch, and ends up in events_rejected exactly once.
+    // Never throws: text that is not JSON is classified (INVALID_JSON) like every other malformed
+    // record and counted per batch, instead of taking the source's dead-letter path, which logs a
+    // warning per record. The raw text travels with the parsed value into events_rejected.
     deserializer: (value: Buffer | null) => {
       const raw = value?.toString('utf8') ?? '';
-      return { raw, value: JSON.parse(raw) as unknown };
+      return { raw, parsed: parseJson(raw) };
     },
-    onDeserializationError: 'deadLetter',
   });
-  return ssc.source(kafka).map((r): Classified => {
-    if (isDeadLetter(r)) return { kind: 'rejected', partition: r.partition, offset: r.offset, reason: INVALID_JSON, raw: r.value?.toString('utf8') ?? '' };
-    const { raw, value } = r.value as { raw: string; value: unknown };
-    return classify(r.partition, r.offset, raw, { value });
-  });
+  return ssc.source(classifiedSource(kafka, (r) => classify(r.partition, r.offset, r.value.raw, r.value.parsed), rejections?.hooks));
 }
 
 /** Hooks for the crash test: where a kill should land. */

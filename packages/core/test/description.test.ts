@@ -17,6 +17,7 @@ describe('StreamingContext.description', () => {
       operators: ['totals', 'window-counts'],
       outputs: [{ name: 'totals-out', guarantee: 'transactional' }, { name: 'log' }],
       checkpointStore: 'memory',
+      shuffles: ['keyed state "totals"', 'keyed state "window-counts"'],
     };
     expect(ssc.description).toEqual(expected);
     await ssc.start();

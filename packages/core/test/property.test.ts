@@ -6,6 +6,7 @@ import {
   createCrashSwitch,
   createMemorySinkData,
   createMemoryTransactionalSink,
+  parseMarker,
   type CrashSwitch,
   type MemorySinkData,
 } from '@microbatch/testkit';
@@ -96,7 +97,12 @@ function run(
 
 /** Committed records per (batch time, partition) marker, restricted to the given batch times. */
 const committed = (sink: MemorySinkData<number>, times: BusyTimes) =>
-  new Map([...sink.committed.entries()].filter(([marker]) => times.has(Number(marker.split('/')[0]))).map(([m, c]) => [m, JSON.stringify(c.records)]));
+  new Map(
+    [...sink.committed.entries()]
+      .map(([marker, c]) => [parseMarker(marker), c] as const)
+      .filter(([m]) => times.has(m.batchTime))
+      .map(([m, c]) => [`${m.batchTime}/${m.partitionId}`, JSON.stringify(c.records)]),
+  );
 
 /** Windows over the output of a stateful operator are refused at construction; such chains are not pipelines. */
 function buildable(scenario: Scenario): boolean {

@@ -1,19 +1,32 @@
 import { FencedError, type Batch, type OutputContext, type PartitionContext, type Sink } from '@microbatch/core';
 
-/** What a memory sink has committed; share it between sink instances to simulate a restart. */
+/**
+ * What a memory sink has committed; share it between sink instances to simulate a restart, and
+ * between the tasks of a group (each task is an app id of its own: `<appId>.task-N`).
+ */
 export interface MemorySinkData<T> {
-  /** Committed partitions by marker `batchTime/partitionId`, in commit order. */
+  /** Committed partitions by marker `appId/batchTime/partitionId` (see `parseMarker`), in commit order. */
   readonly committed: Map<string, { readonly records: readonly T[]; readonly epoch: number }>;
   /** Replays that found their marker and skipped, as a transactional sink must. */
   replaysSkipped: number;
   /** Replays whose records differed from what was committed: each one is a broken exactly-once promise. */
   readonly mismatches: string[];
-  /** Highest epoch that has committed; older epochs are fenced. */
-  maxEpoch: number;
+  /** Per app id: the highest epoch that has committed; older epochs of that app are fenced. */
+  readonly epochs: Map<string, number>;
 }
 
 export function createMemorySinkData<T>(): MemorySinkData<T> {
-  return { committed: new Map(), replaysSkipped: 0, mismatches: [], maxEpoch: 0 };
+  return { committed: new Map(), replaysSkipped: 0, mismatches: [], epochs: new Map() };
+}
+
+/** A memory sink's marker: keyed by app id, so two tasks' equal batch times and partitions never meet. */
+export function markerOf(appId: string, batchTime: number, partitionId: number): string {
+  return `${appId}/${batchTime}/${partitionId}`;
+}
+
+export function parseMarker(marker: string): { appId: string; batchTime: number; partitionId: number } {
+  const [appId = '', batchTime, partitionId] = marker.split('/');
+  return { appId, batchTime: Number(batchTime), partitionId: Number(partitionId) };
 }
 
 export interface MemoryTransactionalSink<T> extends Sink<T> {
@@ -43,12 +56,13 @@ export function createMemoryTransactionalSink<T>(
     data,
     async write(batch: Batch<T>, _context: OutputContext) {
       await batch.foreachPartition(async (records, ctx) => {
-        const marker = `${ctx.batchTime}/${ctx.partitionId}`;
-        if (ctx.epoch < data.maxEpoch) {
-          throw new FencedError(`memory sink ${name}: epoch ${ctx.epoch} is older than ${data.maxEpoch}`, {
+        const marker = markerOf(ctx.appId, ctx.batchTime, ctx.partitionId);
+        const current = data.epochs.get(ctx.appId) ?? 0;
+        if (ctx.epoch < current) {
+          throw new FencedError(`memory sink ${name}: epoch ${ctx.epoch} of app ${ctx.appId} is older than ${current}`, {
             epoch: ctx.epoch,
-            currentEpoch: data.maxEpoch,
-            details: { output: name },
+            currentEpoch: current,
+            details: { output: name, appId: ctx.appId },
           });
         }
         const previous = data.committed.get(marker);
@@ -59,14 +73,14 @@ export function createMemoryTransactionalSink<T>(
           }
           return;
         }
-        data.maxEpoch = Math.max(data.maxEpoch, ctx.epoch);
+        data.epochs.set(ctx.appId, Math.max(current, ctx.epoch));
         data.committed.set(marker, { records: [...records], epoch: ctx.epoch });
         await options.afterPartitionCommit?.(ctx);
       });
     },
-    async lastCommittedBatch() {
+    async lastCommittedBatch({ appId }) {
       // Markers are written with the records they commit, so they are the sink's own truth.
-      const times = [...data.committed.keys()].map((marker) => Number(marker.split('/')[0]));
+      const times = [...data.committed.keys()].map(parseMarker).filter((m) => m.appId === appId).map((m) => m.batchTime);
       return times.length === 0 ? undefined : Math.max(...times);
     },
     records() {
@@ -78,7 +92,6 @@ export function createMemoryTransactionalSink<T>(
 }
 
 function compareMarkers(a: string, b: string): number {
-  const [ta, pa] = a.split('/').map(Number) as [number, number];
-  const [tb, pb] = b.split('/').map(Number) as [number, number];
-  return ta - tb || pa - pb;
+  const [ma, mb] = [parseMarker(a), parseMarker(b)];
+  return ma.batchTime - mb.batchTime || ma.partitionId - mb.partitionId || (ma.appId < mb.appId ? -1 : ma.appId > mb.appId ? 1 : 0);
 }

@@ -83,6 +83,7 @@ export const CLIENT_SCRIPT = String.raw`
     $('completed').textContent = numberFormat.format(state.totals.completed);
     $('failed-attempts').textContent = numberFormat.format(state.totals.failedAttempts);
     $('records').textContent = numberFormat.format(state.totals.records);
+    $('rejected-total').textContent = numberFormat.format(state.totals.rejected);
     var cp = state.lastCheckpoint;
     $('checkpoint').textContent = cp ? '#' + cp.seq + ' in ' + ms(Math.round(cp.durationMs)) : '–';
     var stop = $('stop-error');

@@ -46,6 +46,7 @@ export function renderPage(appId: string): string {
   <span>completed batches <b id="completed">0</b></span>
   <span>failed attempts <b id="failed-attempts">0</b></span>
   <span>records <b id="records">0</b></span>
+  <span>rejected <b id="rejected-total">0</b></span>
   <span>last checkpoint <b id="checkpoint">–</b></span>
 </div>
 <div id="stop-error" class="stop-error" hidden></div>

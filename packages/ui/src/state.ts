@@ -31,7 +31,8 @@ export interface DashboardMeta {
   readonly lag: Readonly<Record<string, Readonly<Record<string, number>>>>;
   readonly lastCheckpoint?: { readonly seq: number; readonly batchTime: number; readonly durationMs: number };
   readonly rejected: ReadonlyArray<{ readonly source: string; readonly reason: string; readonly action: string; readonly count: number }>;
-  readonly totals: { readonly completed: number; readonly failedAttempts: number; readonly records: number };
+  /** `rejected`: every record in `rejected` above, so the header shows one count whatever the reasons. */
+  readonly totals: { readonly completed: number; readonly failedAttempts: number; readonly records: number; readonly rejected: number };
 }
 
 export interface DashboardSnapshot extends DashboardMeta {
@@ -61,7 +62,7 @@ export function errorText(error: unknown): string {
  */
 export class DashboardState {
   private readonly rows = new Map<number, BatchRow>();
-  private meta: Omit<DashboardMeta, 'status'> = { lag: {}, rejected: [], totals: { completed: 0, failedAttempts: 0, records: 0 } };
+  private meta: Omit<DashboardMeta, 'status'> = { lag: {}, rejected: [], totals: { completed: 0, failedAttempts: 0, records: 0, rejected: 0 } };
   readonly listener: StreamingListener;
 
   constructor(
@@ -78,8 +79,8 @@ export class DashboardState {
       onBatchStarted: (info) => this.setRow(info, 'running'),
       onBatchCompleted: (info) => {
         this.setRow(info, 'completed');
-        const { completed, failedAttempts, records } = this.meta.totals;
-        this.setMeta({ totals: { completed: completed + 1, failedAttempts, records: records + info.numRecords } });
+        const { totals } = this.meta;
+        this.setMeta({ totals: { ...totals, completed: totals.completed + 1, records: totals.records + info.numRecords } });
       },
       onBatchFailed: ({ info, error, willRetry }) => {
         this.setRow(info, willRetry ? 'retrying' : 'failed', errorText(error));
@@ -94,7 +95,7 @@ export class DashboardState {
         const entry = { source: e.source, reason: e.reason, action: e.action, count };
         if (index >= 0) rejected[index] = entry;
         else rejected.push(entry);
-        this.setMeta({ rejected });
+        this.setMeta({ rejected, totals: { ...this.meta.totals, rejected: this.meta.totals.rejected + e.count } });
       },
       onStreamingStopped: (e) => this.setMeta({ stoppedAt: e.time, ...(e.error === undefined ? {} : { stopError: errorText(e.error) }) }),
     };

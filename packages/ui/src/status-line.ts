@@ -5,6 +5,11 @@ export interface StatusLineOptions {
   batchIntervalMs?: number;
   /** Time zone of the batch time. Default: the process's. */
   timeZone?: string;
+  /**
+   * Records the batch rejected (malformed input the application counted), shown as `rejected N`
+   * when above 0: one count per batch instead of a log line per record. Default: not shown.
+   */
+  rejected?: number;
 }
 
 const count = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
@@ -12,7 +17,7 @@ const count = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 /**
  * One line about a batch, for a CLI: rewritten in place on a TTY (`\r` + line), printed as a
  * plain line per batch otherwise. E.g.
- *   batch 12:00:01.200  1,234 records  6,170 rec/s  lag 42  processing 120 ms  scheduling 3 ms
+ *   batch 12:00:01.200  1,234 records  6,170 rec/s  lag 42  rejected 12  processing 120 ms  scheduling 3 ms
  */
 export function formatStatusLine(info: BatchInfo, options: StatusLineOptions = {}): string {
   const time = new Intl.DateTimeFormat('en-GB', {
@@ -29,6 +34,7 @@ export function formatStatusLine(info: BatchInfo, options: StatusLineOptions = {
     const lag = Object.values(info.lag).reduce((sum, partitions) => sum + Object.values(partitions).reduce((a, b) => a + b, 0), 0);
     parts.push(`lag ${count.format(lag)}`);
   }
+  if (options.rejected) parts.push(`rejected ${count.format(options.rejected)}`);
   if (info.processingDelay !== undefined) parts.push(`processing ${formatMs(info.processingDelay)}`);
   if (info.schedulingDelay !== undefined) parts.push(`scheduling ${formatMs(info.schedulingDelay)}`);
   if (info.attempt > 1) parts.push(`attempt ${info.attempt}`);

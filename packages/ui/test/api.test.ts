@@ -125,7 +125,7 @@ describe('dashboard HTTP API', () => {
     expect(state.status).toBe('stopped');
     expect(state.epoch).toBe(1);
     expect(state.batches.map((b) => [b.batchTime, b.numRecords, b.status])).toEqual(times.map((t, i) => [t, i < 3 ? 20 : 0, 'completed']));
-    expect(state.totals).toEqual({ completed: 4, failedAttempts: 1, records: 60 });
+    expect(state.totals).toEqual({ completed: 4, failedAttempts: 1, records: 60, rejected: 0 });
     // Lag when the first batch was planned: 30 available, 10 taken, per partition.
     const firstMeta = stream.events.find((e) => e.event === 'meta' && Object.keys(e.data.lag).length > 0)!.data as DashboardMeta;
     expect(firstMeta.lag).toEqual({ clicks: { '0': 20, '1': 20 } });
@@ -159,6 +159,26 @@ describe('dashboard HTTP API', () => {
     expect(SECRET_ERROR).toContain('s3cret-pw');
     expect(state.totals.failedAttempts).toBe(2);
     dashboard.close();
+  });
+
+  it('counts rejected records per source, reason and action, and in all, in /api/state, the event stream and /metrics', async () => {
+    const { ssc } = createPipeline({ clock: createVirtualClock(START), stopWhenIdle: true, rejecting: true });
+    context = ssc;
+    const metrics = createPrometheusMetrics();
+    ssc.addListener(metrics.listener);
+    served = await serveDashboard({ context: ssc, registry: metrics.registry, port: 0 });
+    const stream = await openEvents(`${served.url}events`);
+    await stream.until((events) => events.length >= 1);
+    await ssc.start();
+    await ssc.awaitTermination();
+    await stream.until((events) => events.some((e) => e.event === 'meta' && e.data.status === 'stopped'));
+    // Offsets 0, 10 and 20 of each of the two partitions.
+    const state = (await (await fetch(`${served.url}api/state`)).json()) as DashboardSnapshot;
+    expect(state.rejected).toEqual([{ source: 'clicks', reason: 'bad page', action: 'skipped', count: 6 }]);
+    expect(state.totals.rejected).toBe(6);
+    const last = stream.events.filter((e) => e.event === 'meta').at(-1)!.data as DashboardMeta;
+    expect(last.totals.rejected).toBe(6);
+    expect(await (await fetch(`${served.url}metrics`)).text()).toContain('microbatch_records_rejected_total{source="clicks",reason="bad page",action="skipped"} 6');
   });
 
   it('keeps only the newest historySize batches, and /metrics is absent without a registry', async () => {

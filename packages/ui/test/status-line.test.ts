@@ -23,6 +23,13 @@ describe('formatStatusLine', () => {
     );
   });
 
+  it('shows the batch\'s rejected records as one count, and nothing when there were none', () => {
+    expect(formatStatusLine(base, { batchIntervalMs: 200, timeZone: 'UTC', rejected: 1234 })).toBe(
+      'batch 12:00:01.200  1,234 records  6,170 rec/s  lag 42  rejected 1,234  processing 120 ms  scheduling 3 ms',
+    );
+    expect(formatStatusLine(base, { timeZone: 'UTC', rejected: 0 })).not.toContain('rejected');
+  });
+
   it('leaves out what it does not know and marks retries and replays', () => {
     const { lag: _lag, processingDelay: _p, schedulingDelay: _s, ...bare } = base;
     expect(formatStatusLine({ ...bare, attempt: 3, replay: true, processingDelay: 12_345 }, { timeZone: 'UTC' })).toBe(

@@ -86,9 +86,13 @@ export default {
     let stopped = false;
     return {
       url: `postgres://postgres@127.0.0.1:${port}/test`,
-      /** Stops the server and starts it again on the same port and data: what a failover looks like to clients. */
-      async restart() {
+      /**
+       * Stops the server and starts it again on the same port and data, after `downMs` (default 0)
+       * with nothing listening: what a restart or failover looks like to clients.
+       */
+      async restart({ downMs = 0 } = {}) {
         await halt();
+        await new Promise((resolve) => setTimeout(resolve, downMs));
         await launch();
       },
       async stop() {

@@ -3,6 +3,7 @@ import { createPrometheusMetrics } from '@microbatch/metrics';
 import { formatStatusLine, serveDashboard, type ServedDashboard } from '@microbatch/ui';
 import { assertShape, brokersFrom, checkpointFrom, helpText, parseFlags, shapeFlags, sinkFrom, sourceFlags, storeFlags, type FlagSpec } from '../options.js';
 import { buildPipeline, inputStream, type InputSpec } from '../pipeline.js';
+import { BatchRejections } from '../rejections.js';
 import { createTables, openCheckpointStore, openDatabase } from '../resources.js';
 import { formatTotals, readTotals } from '../summary.js';
 
@@ -63,7 +64,8 @@ export async function run(argv: readonly string[], write: (line: string) => void
           }
         : {}),
     });
-    buildPipeline(inputStream(ssc, input), db, {
+    const rejections = new BatchRejections(logger);
+    buildPipeline(inputStream(ssc, input, rejections), db, {
       insideOutputTransaction: async (batchTime) => {
         // Once per batch: the first partition's transaction is open, others may have committed.
         if (!TRACE || tracedBatches.has(batchTime)) return;
@@ -81,7 +83,8 @@ export async function run(argv: readonly string[], write: (line: string) => void
       onBatchCompleted: (info) => {
         batches++;
         records += info.numRecords;
-        const line = formatStatusLine(info, { batchIntervalMs: ssc.batchIntervalMs });
+        const rejected = rejections.completed(info);
+        const line = formatStatusLine(info, { batchIntervalMs: ssc.batchIntervalMs, ...(rejected ? { rejected: rejected.total } : {}) });
         if (live) process.stdout.write(`\r\x1b[2K${line}`);
         else if (!o.quiet) write(line);
       },

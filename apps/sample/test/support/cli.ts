@@ -30,17 +30,17 @@ export async function runCli(args: readonly string[], options: { cwd?: string; e
   return { code, output: child.output() };
 }
 
-/** Resolves once the child's output contains `text` (or rejects if it exits first). */
-export function waitForOutput(child: ReturnType<typeof startCli>, text: string | RegExp): Promise<void> {
+/** Resolves once the child's output (from character `after` on) contains `text`; rejects if it exits first. */
+export function waitForOutput(child: ReturnType<typeof startCli>, text: string | RegExp, { after = 0 }: { after?: number } = {}): Promise<void> {
   return new Promise((resolve, reject) => {
     const check = () => {
-      const out = child.output();
+      const out = child.output().slice(after);
       if (typeof text === 'string' ? out.includes(text) : text.test(out)) {
         clearInterval(timer);
         resolve();
       } else if (child.exitCode !== null) {
         clearInterval(timer);
-        reject(new Error(`exited with ${child.exitCode} before "${String(text)}":\n${out}`));
+        reject(new Error(`exited with ${child.exitCode} before "${String(text)}":\n${child.output()}`));
       }
     };
     const timer = setInterval(check, 50);

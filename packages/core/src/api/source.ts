@@ -40,6 +40,13 @@ export interface Source<T> {
   readonly name: string;
   /** Per-source cap of records per partition per batch; overrides the context's default. */
   readonly maxRecordsPerPartition?: number;
+  /**
+   * The partition number of a partition key, which names the task that owns it when the
+   * application runs as a group of processes (docs/semantics.md §10). Default: the key's trailing
+   * digits ("events:3" and "3" are partition 3), which fits Kafka's "topic:N" and the memory
+   * sources' "N".
+   */
+  partitionNumber?(partition: string): number;
   open?(context: SourceOpenContext): Promise<void>;
   /** Every partition that exists now, with the offset just past its newest readable record. */
   latestOffsets(): Promise<PartitionOffsets>;

@@ -102,6 +102,7 @@ export abstract class DStream<T> {
   /** Redistributes records evenly and deterministically over `numPartitions` partitions. */
   repartition(numPartitions: number): DStream<T> {
     assertPartitions(numPartitions);
+    this.graph.noteShuffle('repartition');
     return this.transform((batch) => batch.shuffle(numPartitions, (_record, position) => position));
   }
 
@@ -127,10 +128,12 @@ export abstract class DStream<T> {
   // ---- pair streams: DStream<[K, V]> ----
 
   reduceByKey<K, V>(this: DStream<[K, V]>, fn: (a: V, b: V) => V, numPartitions?: number): DStream<[K, V]> {
+    this.graph.noteShuffle('reduceByKey');
     return this.transform((batch) => pair.reduceByKey(batch, fn, partitionsOf(batch, numPartitions)));
   }
 
   groupByKey<K, V>(this: DStream<[K, V]>, numPartitions?: number): DStream<[K, V[]]> {
+    this.graph.noteShuffle('groupByKey');
     return this.transform((batch) => pair.groupByKey(batch, partitionsOf(batch, numPartitions)));
   }
 
@@ -139,14 +142,17 @@ export abstract class DStream<T> {
   }
 
   join<K, V, W>(this: DStream<[K, V]>, other: DStream<[K, W]>, numPartitions?: number): DStream<[K, [V, W]]> {
+    this.graph.noteShuffle('join');
     return this.combine(other, (l, r) => pair.join(l, r, partitionsOf(l, numPartitions, r)));
   }
 
   leftOuterJoin<K, V, W>(this: DStream<[K, V]>, other: DStream<[K, W]>, numPartitions?: number): DStream<[K, [V, W | undefined]]> {
+    this.graph.noteShuffle('leftOuterJoin');
     return this.combine(other, (l, r) => pair.leftOuterJoin(l, r, partitionsOf(l, numPartitions, r)));
   }
 
   cogroup<K, V, W>(this: DStream<[K, V]>, other: DStream<[K, W]>, numPartitions?: number): DStream<[K, [V[], W[]]]> {
+    this.graph.noteShuffle('cogroup');
     return this.combine(other, (l, r) => pair.cogroup(l, r, partitionsOf(l, numPartitions, r)));
   }
 

@@ -29,6 +29,11 @@ export class StreamGraph {
   readonly stateful: StatefulOperator[] = [];
   /** How far back windows read past batches. */
   rememberMs = 0;
+  /**
+   * Operations that bring records together by key or spread them anew (reduceByKey, join,
+   * repartition, keyed state...): in a group of processes they see one task's records only.
+   */
+  readonly shuffles = new Set<string>();
   private frozen = false;
 
   constructor(readonly batchIntervalMs: number) {}
@@ -55,6 +60,11 @@ export class StreamGraph {
   addStateful(operator: StatefulOperator): void {
     this.addOperator(operator.name);
     this.stateful.push(operator);
+    this.noteShuffle(`keyed state "${operator.name}"`);
+  }
+
+  noteShuffle(operation: string): void {
+    this.shuffles.add(operation);
   }
 
   remember(ms: number): void {

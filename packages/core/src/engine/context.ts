@@ -24,6 +24,10 @@ export interface AppDescription {
   readonly outputs: ReadonlyArray<{ readonly name: string; readonly guarantee?: 'idempotent' | 'transactional' }>;
   /** The checkpoint store's driver, e.g. "memory", "fs", "redis", "s3". */
   readonly checkpointStore: string;
+  /** Operations that combine records by key or spread them anew; in a group they see one task's records only. */
+  readonly shuffles: readonly string[];
+  /** The task this context runs (its partition number), when it is one task of a group. */
+  readonly task?: number;
 }
 
 /**
@@ -80,6 +84,8 @@ export class StreamingContext {
       operators: [...this.graph.operators],
       outputs: this.graph.outputs.map((o) => (o.sink ? { name: o.name, guarantee: o.sink.guarantee } : { name: o.name })),
       checkpointStore: this.options.checkpoint.kind,
+      shuffles: [...this.graph.shuffles],
+      ...(this.options.task ? { task: this.options.task.id } : {}),
     };
   }
 

@@ -6,6 +6,7 @@ import { invalidOption } from '../errors.js';
 import type { BackpressureOptions } from './rate.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
+import { assertTaskId, taskAppId, type TaskScope } from './task-id.js';
 
 /** Named moments of the checkpoint protocol, for crash-injection tests (see @microbatch/testkit). */
 export type ProtocolPoint =
@@ -82,11 +83,29 @@ export interface StreamingContextOptions {
   logger?: Logger;
   /** Test hook called at each protocol point; awaited. */
   atProtocolPoint?: (point: ProtocolPoint, info: { batchTime: number; attempt: number }) => void | Promise<void>;
+  /**
+   * Run only task N of the application: partition number N of every source, under its own
+   * namespace `<appId>.task-N` in the checkpoint store and in every sink (its own epoch,
+   * checkpoints, state and markers). A `StreamingGroup` sets it for each task it runs; set it by
+   * hand for a static deployment. Default: none, the whole application is one task under `appId`.
+   * See docs/semantics.md §10.
+   */
+  task?: number;
+  /**
+   * With `task`: when the task has no checkpoint yet and the application has single-process
+   * checkpoints under `appId`, start the task from the offsets they hold for its partitions. The
+   * single process must have stopped gracefully (nothing pending) and hold no operator state;
+   * otherwise start fails with CHECKPOINT_LAYOUT_MISMATCH. Default false: such checkpoints fail
+   * start instead of being ignored.
+   */
+  migrateFromSingleProcess?: boolean;
 }
 
 export type ResolvedOptions = Required<
-  Omit<StreamingContextOptions, 'maxRecordsPerPartition' | 'atProtocolPoint' | 'backpressure'>
+  Omit<StreamingContextOptions, 'maxRecordsPerPartition' | 'atProtocolPoint' | 'backpressure' | 'task'>
 > & {
+  /** Set when the context runs one task of a group; `appId` is then the task's own namespace. */
+  task: TaskScope | undefined;
   maxRecordsPerPartition: number | undefined;
   /** Infinity for no cap. */
   maxRecordsPerBatch: number;
@@ -122,8 +141,16 @@ export function resolveOptions(options: StreamingContextOptions): ResolvedOption
   const readAhead = booleanOption('readAhead', options.readAhead ?? false);
   const checkpointIntervalMs = options.checkpointIntervalMs ?? Math.ceil(10_000 / batchIntervalMs) * batchIntervalMs;
   assertMultipleOfInterval('checkpointIntervalMs', checkpointIntervalMs, batchIntervalMs);
+  let task: TaskScope | undefined;
+  if (options.task !== undefined) {
+    assertTaskId(options.task);
+    task = { id: options.task, groupAppId: options.appId };
+    assertValidAppId(taskAppId(options.appId, options.task));
+  }
   return {
-    appId: options.appId,
+    appId: task ? taskAppId(task.groupAppId, task.id) : options.appId,
+    task,
+    migrateFromSingleProcess: booleanOption('migrateFromSingleProcess', options.migrateFromSingleProcess ?? false),
     batchIntervalMs,
     checkpoint: store,
     maxConcurrentPartitions: positiveInt('maxConcurrentPartitions', options.maxConcurrentPartitions ?? 4),

@@ -24,8 +24,11 @@ export async function planSource(
   cursor: PartitionOffsets | undefined,
   limits: { staticCap: number | undefined; batchCap: number; rate: number | undefined; batchIntervalMs: number },
   logger: Logger,
+  /** The partitions this task owns; all of them when the application is a single task. */
+  owns: (partition: string) => boolean = () => true,
 ): Promise<SourcePlan> {
-  const latest = validOffsets(source.name, 'latestOffsets', await call(source, () => source.latestOffsets()));
+  const listed = validOffsets(source.name, 'latestOffsets', await call(source, () => source.latestOffsets()));
+  const latest: PartitionOffsets = Object.fromEntries(Object.entries(listed).filter(([partition]) => owns(partition)));
   const known: PartitionOffsets = { ...cursor };
   const unknown = Object.keys(latest).filter((p) => known[p] === undefined);
   if (unknown.length > 0) {

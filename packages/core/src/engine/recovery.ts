@@ -31,13 +31,15 @@ export interface RecoveryOptions {
   readonly resetStreams: readonly string[];
   /** Fall back past corrupt newest checkpoints instead of refusing to start (see the option's doc). */
   readonly recoverFromOlderCheckpoint: boolean;
+  /** Offsets to start from when there is no checkpoint (a task migrating from a single process). */
+  readonly seed?: ReadonlyMap<string, PartitionOffsets>;
 }
 
 export async function recover(
   store: CheckpointStore,
   appId: string,
   graph: StreamGraph,
-  { resetStreams, recoverFromOlderCheckpoint }: RecoveryOptions,
+  { resetStreams, recoverFromOlderCheckpoint, seed }: RecoveryOptions,
   logger: Logger,
 ): Promise<RecoveredState> {
   const latest = await store.latest(appId);
@@ -80,7 +82,7 @@ export async function recover(
   }
   const offsets = new Map<string, PartitionOffsets | undefined>();
   for (const name of graph.sources.keys()) {
-    offsets.set(name, reset.has(name) ? undefined : checkpoint?.sources[name]?.offsets);
+    offsets.set(name, reset.has(name) ? undefined : checkpoint ? checkpoint.sources[name]?.offsets : seed?.get(name));
   }
   const retained = (checkpoint?.batches ?? []).map((b) => ({ ...b, ranges: b.ranges.filter((r) => !reset.has(r.source)) }));
   const pending = retained.filter((b) => !b.completed);

@@ -16,6 +16,7 @@ const DETERMINISTIC: ReadonlySet<MicrobatchErrorCode> = new Set([
   'CHECKPOINT_UNSUPPORTED_VERSION',
   'CHECKPOINT_CORRUPT',
   'CHECKPOINT_BEHIND_SINK',
+  'CHECKPOINT_LAYOUT_MISMATCH',
 ]);
 
 export function isRetryable(error: unknown): boolean {

@@ -14,6 +14,8 @@ import { ReadAhead, predictNextRanges } from './read-ahead.js';
 import { assertSinksNotAhead, recover } from './recovery.js';
 import { retryingCall, type RetryPolicy, type RetryingCall } from './retry.js';
 import { StateSnapshots } from './state-snapshots.js';
+import { partitionNumberOf } from './task-id.js';
+import { checkTaskLayout } from './task-layout.js';
 
 /** How the owner of a task steers it: whether to keep going, and how a stop is meant. */
 export interface TaskControl {
@@ -80,8 +82,9 @@ export class StreamTask {
     const { checkpoint: store, appId, resetStreams, recoverFromOlderCheckpoint } = this.options;
     const epoch = await this.retrying('taking an epoch from the checkpoint store', () => store.acquireEpoch(appId));
     this.epochValue = epoch;
+    const seed = await this.retrying('checking the checkpoint layout', () => checkTaskLayout(store, this.options, this.graph, this.logger));
     const recovered = await this.retrying('reading the newest checkpoint', () =>
-      recover(store, appId, this.graph, { resetStreams, recoverFromOlderCheckpoint }, this.logger),
+      recover(store, appId, this.graph, { resetStreams, recoverFromOlderCheckpoint, ...(seed ? { seed } : {}) }, this.logger),
     );
     this.checkpointer = new Checkpointer(
       store,
@@ -177,7 +180,9 @@ export class StreamTask {
         rate: this.rates.rateOf(name),
         batchIntervalMs: this.options.batchIntervalMs,
       };
-      const plan = await this.retrying(`planning source "${name}"`, () => planSource(source, this.checkpointer.offsetsOf(name), limits, this.logger));
+      const task = this.options.task;
+      const owns = task ? (partition: string) => partitionNumberOf(source, partition) === task.id : undefined;
+      const plan = await this.retrying(`planning source "${name}"`, () => planSource(source, this.checkpointer.offsetsOf(name), limits, this.logger, owns));
       ranges.push(...plan.ranges);
       next.set(name, plan.next);
       lag[name] = plan.lag;

@@ -1,4 +1,4 @@
-import { StreamingContext, createMemoryCheckpointStore, silentLogger, type Batch, type Clock, type OutputContext } from '@microbatch/core';
+import { StreamingContext, createMemoryCheckpointStore, silentLogger, type Batch, type Clock, type OutputContext, type Source, type SourceOpenContext } from '@microbatch/core';
 import { createGeneratorSource } from '@microbatch/source-memory';
 
 export const SECRET_ERROR = 'audit store rejected the batch: postgres://audit:s3cret-pw@db.internal/audit';
@@ -53,6 +53,8 @@ export interface PipelineOptions {
   stopWhenIdle?: boolean;
   maxBatchAttempts?: number;
   retryBackoffMs?: number;
+  /** The source reports every record whose offset is a multiple of 10 as rejected (reason "bad page", skipped). Default false. */
+  rejecting?: boolean;
   /** Extra time the audit output takes per batch (a stand-in for real work). Default none. */
   workMs?: (batchTime: number) => number;
 }
@@ -77,16 +79,15 @@ export function createPipeline(options: PipelineOptions = {}): { ssc: StreamingC
     retryTimeoutMs: 0,
     retryBackoffMs: options.retryBackoffMs ?? 0,
   });
-  const clicks = ssc.source(
-    createGeneratorSource({
+  const generator = createGeneratorSource({
       name: 'clicks',
       partitions: 2,
       recordsPerPartition: options.ratePerPartition ? Number.MAX_SAFE_INTEGER : 30,
       ...(options.ratePerPartition ? { ratePerPartition: options.ratePerPartition } : {}),
       maxRecordsPerPartition: 10,
-      generate: ({ partition, offset }) => ({ page: `/p${(partition + offset) % 5}` }),
-    }),
-  );
+      generate: ({ partition, offset }) => ({ partition, offset, page: `/p${(partition + offset) % 5}` }),
+  });
+  const clicks = ssc.source(options.rejecting ? rejecting(generator) : generator);
   clicks
     .map((c): [string, number] => [c.page, 1])
     .updateStateByKey<string, number, number>((values, total) => (total ?? 0) + values.length, { name: 'page-totals' })
@@ -106,4 +107,24 @@ export function createPipeline(options: PipelineOptions = {}): { ssc: StreamingC
     { name: 'audit' },
   );
   return { ssc, faults };
+}
+
+/** Reports the records at offsets that are multiples of 10 as rejected, one event per read, as a source with a skip policy does. */
+function rejecting<T extends { offset: number }>(source: Source<T>): Source<T> {
+  let report: SourceOpenContext['reportRejected'];
+  return {
+    ...source,
+    open: async (context) => {
+      report = context.reportRejected;
+      await source.open?.(context);
+    },
+    latestOffsets: () => source.latestOffsets(),
+    startOffsets: (partitions, reason) => source.startOffsets(partitions, reason),
+    read: async (range, context) => {
+      const records = await source.read(range, context);
+      const count = records.filter((r) => r.offset % 10 === 0).length;
+      if (count > 0) report?.({ source: source.name, reason: 'bad page', action: 'skipped', count, partition: range.partition });
+      return records;
+    },
+  };
 }
