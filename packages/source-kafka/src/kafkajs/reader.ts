@@ -9,13 +9,18 @@ import { ConsumerSession, type ActiveRead } from './session.js';
 import { listOffsetsUncommitted } from './isolation.js';
 import { fixKafkajsNegativeTimeout } from './timer-fix.js';
 
+// kafkajs logs one of these per connection attempt, several a second while a broker is down. The
+// source says it once, in plain words (see ../outage.ts), and the failure surfaces as SOURCE_FAILED;
+// these stay available at debug level.
+const CONNECT_NOISE = /^(Connection error|Failed to connect to seed broker)/;
+
 /** kafkajs logs through our logger; its errors are retried here, so they are warnings. */
 function logCreator(logger: Logger) {
   return () =>
     ({ namespace, level, log }: LogEntry) => {
       const { message, ...extra } = log;
       const fields = { kafkajs: namespace, ...extra };
-      if (level <= logLevel.WARN) logger.warn(fields, message);
+      if (level <= logLevel.WARN && !CONNECT_NOISE.test(message)) logger.warn(fields, message);
       else logger.debug(fields, message);
     };
 }
