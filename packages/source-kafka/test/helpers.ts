@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createDefaultLogger, silentLogger, type ReadContext } from '@microbatch/core';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, inject } from 'vitest';
@@ -23,9 +24,23 @@ export function topicName(label: string): string {
 
 export async function createTopic(admin: Admin, topic: string, partitions: number, config: Record<string, string> = {}): Promise<void> {
   await admin.createTopics({
-    waitForLeaders: true,
+    waitForLeaders: false,
     topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries: Object.entries(config).map(([name, value]) => ({ name, value })) }],
   });
+  // kafkajs' waitForLeaders gives up on UNKNOWN_TOPIC_OR_PARTITION, which a KRaft broker answers
+  // until it has applied the new topic's metadata (seen on a loaded machine): wait here instead.
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const [meta] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
+      if (meta?.partitions.length === partitions && meta.partitions.every((p) => p.leader >= 0)) return;
+    } catch (error) {
+      const type = (error as { type?: string }).type;
+      if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') throw error;
+    }
+    if (Date.now() > deadline) throw new Error(`topic ${topic} has no leader for each of its ${partitions} partitions after 30 s`);
+    await sleep(100);
+  }
 }
 
 export async function produce(producer: Producer, topic: string, partition: number, values: readonly (string | Buffer | null)[]): Promise<void> {

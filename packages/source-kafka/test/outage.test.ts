@@ -122,8 +122,8 @@ describe('a 30-second broker outage, default options', () => {
     const idleTopic = await newTopic('idle', 2);
     const busyTopic = await newTopic('busy', 3);
     const idleBefore = await produceRecords(idleTopic, 2, 10, 'a');
-    // 400 records per partition in ranges of 5: 80 batches, far from done when the broker goes down.
-    const backlog = await produceRecords(busyTopic, 3, 400, 'r');
+    // 200 records per partition in ranges of 5: 40 batches, far from done when the broker goes down.
+    const backlog = await produceRecords(busyTopic, 3, 200, 'r');
     const idle = application(idleTopic);
     const busy = application(busyTopic, 5);
     try {
