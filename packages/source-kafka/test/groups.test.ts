@@ -1,7 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AssignerProtocol, type Admin, type ConsumerGroupJoinEvent, type Kafka, type PartitionAssigner, type Producer } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { connectClients, createTopic, produce, topicName } from './helpers.js';
+import { connectClients, createTopic, produce, topicName, until } from './helpers.js';
 
 // kafkajs consumer groups (classic protocol: JoinGroup/SyncGroup/Heartbeat) with a custom
 // assignor, the ground the scale-out work builds on. Runs in both vitest projects, so against
@@ -46,15 +45,6 @@ function blockAssignor(label: string): PartitionAssigner {
       return { name: ASSIGNOR, metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.from(label) }) };
     },
   });
-}
-
-/** Polls until `condition` holds; fails with `what` after `timeoutMs` (a bound, not a timing assertion). */
-async function until(what: string, condition: () => boolean, timeoutMs = 45_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 async function startMember(groupId: string, topic: string, label: string) {

@@ -100,3 +100,12 @@ export function privateBroker(): () => PrivateKafka {
     return broker;
   };
 }
+
+/** Polls until `condition` holds; fails with `what` after `timeoutMs` (a bound, not a timing assertion). */
+export async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 45_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
