@@ -4,7 +4,7 @@ import { MicrobatchError } from '@microbatch/core';
  * The per-app head: the epoch and the names of committed checkpoints. It is never overwritten:
  * each change creates version n+1 with `If-None-Match: *`, which exactly one writer can win, so
  * epoch changes and checkpoint commits are totally ordered. Only create-if-absent is needed: it
- * is atomic on AWS S3, MinIO, R2 and s3proxy alike, where `If-Match` on PUT is not everywhere.
+ * is atomic on AWS S3, MinIO, R2 and s3proxy 4.x alike, where `If-Match` on PUT is not everywhere.
  */
 export interface Head {
   readonly version: 1;

@@ -1,1 +1,1 @@
-export { createS3CheckpointBackend, createS3CheckpointStore, type S3CheckpointStoreOptions } from './s3-store.js';
+export { createS3CheckpointBackend, createS3CheckpointStore, type ChecksumSetting, type S3CheckpointStoreOptions } from './s3-store.js';

@@ -20,7 +20,8 @@ import {
   type Logger,
 } from '@microbatch/core';
 import { EMPTY_HEAD, HISTORY_LENGTH, parseHead, type Head } from './head.js';
-import { withRetries, type RetryPolicy } from './retry.js';
+import { probeConditionalWrites } from './probe.js';
+import { httpStatus, isConflict, withRetries, type RetryPolicy } from './retry.js';
 
 export interface S3CheckpointStoreOptions extends CheckpointStoreOptions {
   /** Bucket holding the checkpoints; it must exist. Required. */
@@ -38,11 +39,20 @@ export interface S3CheckpointStoreOptions extends CheckpointStoreOptions {
   /** Default: the AWS SDK's default provider chain (env, shared files, SSO, instance roles...). */
   credentials?: S3ClientConfig['credentials'];
   /**
-   * `auto` probes once whether the server honours `If-None-Match`/`If-Match` on PUT and falls back
-   * (with a warning) to check-then-write when it ignores them; `require` fails instead of falling
-   * back; `off` never sends them. Default `auto`.
+   * `auto` probes once whether the server honours `If-None-Match: *` on PUT and falls back (with a
+   * warning) to check-then-write when it ignores or refuses the header; `require` fails instead of
+   * falling back; `off` never sends it. Default `auto`.
    */
   conditionalWrites?: 'auto' | 'require' | 'off';
+  /**
+   * The AWS SDK's flexible checksums on requests: `WHEN_REQUIRED` sends checksum headers only on
+   * operations that need one (none this store uses), `WHEN_SUPPORTED` (the SDK's own default) on
+   * every PUT, which many S3-compatible servers answer with 501 NotImplemented. Checkpoints carry
+   * their own SHA-256. Ignored with an injected `client`. Default `WHEN_REQUIRED`.
+   */
+  requestChecksumCalculation?: ChecksumSetting;
+  /** Validation of response checksums, likewise. Ignored with an injected `client`. Default `WHEN_REQUIRED`. */
+  responseChecksumValidation?: ChecksumSetting;
   /** Retries of a request that failed with 5xx, throttling or a network error. Default 8. */
   maxRetries?: number;
   /** First backoff delay, doubled on each retry. Default 200 ms. */
@@ -51,7 +61,8 @@ export interface S3CheckpointStoreOptions extends CheckpointStoreOptions {
   maxRetryDelayMs?: number;
 }
 
-const CONFLICT_STATUS = new Set([409, 412]);
+export type ChecksumSetting = 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
+const CHECKSUM_SETTINGS: readonly string[] = ['WHEN_REQUIRED', 'WHEN_SUPPORTED'] satisfies ChecksumSetting[];
 
 /*
  * Objects of one app:
@@ -66,6 +77,10 @@ export function createS3CheckpointBackend(options: S3CheckpointStoreOptions, log
   if (typeof prefix !== 'string' || (prefix !== '' && !prefix.endsWith('/'))) throw invalidOption('prefix', 'must be empty or end with "/"', prefix);
   const mode = options.conditionalWrites ?? 'auto';
   if (!['auto', 'require', 'off'].includes(mode)) throw invalidOption('conditionalWrites', 'must be auto, require or off', mode);
+  const checksums = {
+    requestChecksumCalculation: checksumSetting('requestChecksumCalculation', options.requestChecksumCalculation),
+    responseChecksumValidation: checksumSetting('responseChecksumValidation', options.responseChecksumValidation),
+  };
   const policy: RetryPolicy = {
     maxRetries: nonNegative('maxRetries', options.maxRetries ?? 8),
     retryDelayMs: nonNegative('retryDelayMs', options.retryDelayMs ?? 200),
@@ -88,6 +103,7 @@ export function createS3CheckpointBackend(options: S3CheckpointStoreOptions, log
       ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
       forcePathStyle: options.forcePathStyle ?? false,
       ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+      ...checksums,
     }));
   const run = <T>(what: string, fn: (c: S3Client) => Promise<T>) => withRetries(policy, logger, what, () => fn(s3()));
   const appKey = (appId: string, rest: string) => `${prefix}${appId}/${rest}`;
@@ -98,12 +114,12 @@ export function createS3CheckpointBackend(options: S3CheckpointStoreOptions, log
       const res = await s3().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       return { bytes: await res.Body!.transformToByteArray() };
     } catch (error) {
-      if (status(error) === 404 || (error as { name?: string }).name === 'NoSuchKey') return undefined;
+      if (httpStatus(error) === 404 || (error as { name?: string }).name === 'NoSuchKey') return undefined;
       throw error;
     }
   }
 
-  /** Whether the server honours conditional PUTs: two creates of one probe object, the second must fail. */
+  /** Whether to send conditional headers: decided once per store by the mode and, for `auto`/`require`, the probe. */
   function conditionalWrites(): Promise<boolean> {
     if (mode === 'off' && !conditional) {
       logger.warn({ bucket }, 'conditionalWrites is off: epoch fencing on S3 is check-then-write, not atomic');
@@ -111,28 +127,17 @@ export function createS3CheckpointBackend(options: S3CheckpointStoreOptions, log
     }
     return (conditional ??= run('probe conditional writes', async (c) => {
       const key = `${prefix}.microbatch-probe-${randomBytes(8).toString('hex')}`;
-      const put = () => c.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'probe', IfNoneMatch: '*' }));
-      // Some servers answer 501 Not Implemented to the header instead of ignoring it.
-      const notImplemented = (error: unknown) => {
-        if (status(error) === 501) return false;
-        throw error;
-      };
-      const supported = await put().then(
-        () =>
-          put().then(
-            () => false,
-            (error: unknown) => (CONFLICT_STATUS.has(status(error) ?? 0) ? true : notImplemented(error)),
-          ),
-        notImplemented,
-      );
-      await c.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
-      if (!supported && mode === 'require') {
-        throw new MicrobatchError('CHECKPOINT_STORE_UNAVAILABLE', `The S3 server behind bucket ${bucket} ignores If-None-Match; conditionalWrites is "require"`, {
+      const probe = await probeConditionalWrites(c, bucket, key, owned ? checksums : { injectedClient: true });
+      if (probe.honoured) return true;
+      const how = probe.refused === undefined ? 'ignores' : 'refuses';
+      if (mode === 'require') {
+        throw new MicrobatchError('CHECKPOINT_STORE_UNAVAILABLE', `The S3 server behind bucket ${bucket} ${how} If-None-Match on PUT; conditionalWrites is "require"`, {
+          ...(probe.refused === undefined ? {} : { cause: probe.refused }),
           details: { bucket },
         });
       }
-      if (!supported) logger.warn({ bucket }, 'the S3 server ignores conditional writes: epoch fencing falls back to check-then-write, not atomic');
-      return supported;
+      logger.warn({ bucket }, `the S3 server ${how} conditional writes: epoch fencing falls back to check-then-write, not atomic`);
+      return false;
     }).catch((error: unknown) => {
       conditional = undefined;
       throw error;
@@ -163,7 +168,7 @@ export function createS3CheckpointBackend(options: S3CheckpointStoreOptions, log
       c.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json', ...(useConditions ? { IfNoneMatch: '*' } : {}) })).then(
         () => true,
         (error: unknown) => {
-          if (CONFLICT_STATUS.has(status(error) ?? 0)) return false;
+          if (isConflict(error)) return false;
           throw error;
         },
       ),
@@ -246,6 +251,12 @@ export function createS3CheckpointBackend(options: S3CheckpointStoreOptions, log
     });
   }
 
+  /**
+   * Keys under `keyPrefix`, without folder placeholders (keys ending in "/"): S3 consoles create
+   * them, and s3proxy's filesystem backend before 4.x lists every directory as one. This store
+   * never writes such a key (putBlob refuses one), and deleting a non-empty directory there
+   * stalls for 10 s.
+   */
   async function listKeys(keyPrefix: string): Promise<string[]> {
     const keys: string[] = [];
     let token: string | undefined;
@@ -253,7 +264,7 @@ export function createS3CheckpointBackend(options: S3CheckpointStoreOptions, log
       const page = await run(`list ${keyPrefix}`, (c) =>
         c.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: keyPrefix, ContinuationToken: token })),
       );
-      for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key.slice(keyPrefix.length));
+      for (const object of page.Contents ?? []) if (object.Key && !object.Key.endsWith('/')) keys.push(object.Key.slice(keyPrefix.length));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return keys;
@@ -318,6 +329,7 @@ export function createS3CheckpointBackend(options: S3CheckpointStoreOptions, log
       if (epoch !== undefined) await deleteObject(dataKey(appId, name, epoch));
     },
     async putBlob(appId, blobKey, data, epoch) {
+      if (blobKey.endsWith('/')) throw invalidOption('blobKey', 'must not end with "/" (a folder placeholder in S3 listings)', blobKey);
       const what = `blob ${blobKey}`;
       const before = (await readHead(appId)).head.epoch;
       if (before !== epoch) throw fenced(appId, what, epoch, before);
@@ -352,8 +364,10 @@ export function createS3CheckpointBackend(options: S3CheckpointStoreOptions, log
   };
 }
 
-function status(error: unknown): number | undefined {
-  return (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+function checksumSetting(option: string, value: ChecksumSetting | undefined): ChecksumSetting {
+  if (value === undefined) return 'WHEN_REQUIRED';
+  if (!CHECKSUM_SETTINGS.includes(value)) throw invalidOption(option, 'must be WHEN_REQUIRED or WHEN_SUPPORTED', value);
+  return value;
 }
 
 function nonNegative(option: string, value: number): number {

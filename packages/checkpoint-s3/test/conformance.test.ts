@@ -1,25 +1,4 @@
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { silentLogger } from '@microbatch/core';
-import { checkpointStoreSuite } from '@microbatch/testkit';
-import { describe, expect, it } from 'vitest';
-import { createS3CheckpointStore } from '../src/index.js';
-import { useTestBucket } from './support/bucket.js';
+import { s3ConformanceSuite } from './support/conformance.js';
 
-const { admin, bucket: testBucket } = useTestBucket();
-
-checkpointStoreSuite({
-  describe,
-  it,
-  expect,
-  createStore: (options) =>
-    createS3CheckpointStore({ logger: silentLogger, ...options, bucket: testBucket().name, endpoint: process.env.S3_ENDPOINT, forcePathStyle: true }),
-  // Overwrites the checkpoint's data object directly, as a hand edit in the bucket would.
-  async overwriteCheckpoint(appId, name, bytes) {
-    const newest = (await testBucket().keys(`microbatch/${appId}/head/`)).sort().at(-1)!;
-    const head = await admin.send(new GetObjectCommand({ Bucket: testBucket().name, Key: newest }));
-    const epoch = (JSON.parse(await head.Body!.transformToString()) as { checkpoints: Record<string, number> }).checkpoints[name];
-    if (epoch === undefined) throw new Error(`no checkpoint ${appId}/${name} to overwrite`);
-    const key = `microbatch/${appId}/checkpoints/${name}.e${String(epoch).padStart(10, '0')}`;
-    await admin.send(new PutObjectCommand({ Bucket: testBucket().name, Key: key, Body: bytes }));
-  },
-});
+// Against the shared server (s3proxy 4.1.0 unless S3_ENDPOINT names another); s3proxy-2.6.test.ts runs it against 2.6.0.
+s3ConformanceSuite(() => process.env.S3_ENDPOINT!);

@@ -93,6 +93,18 @@ describe('s3 checkpoint store', () => {
     expect(() => createS3CheckpointStore({ bucket: 'b', endpoint: 'ftp://x' })).toThrow(expect.objectContaining({ code: 'INVALID_URI' }));
     expect(() => createS3CheckpointStore({ bucket: 'b', prefix: 'no-slash' })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
     expect(() => createS3CheckpointStore({ bucket: 'b', conditionalWrites: 'maybe' as 'auto' })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+    for (const option of ['requestChecksumCalculation', 'responseChecksumValidation'] as const) {
+      expect(() => createS3CheckpointStore({ bucket: 'b', [option]: 'ALWAYS' as 'WHEN_REQUIRED' })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringContaining(option) }));
+    }
+  });
+
+  it('refuses a blob key ending in "/", which listings skip as a folder placeholder', async () => {
+    const store = createS3CheckpointStore(storeOptions());
+    const appId = randomAppId();
+    const epoch = await store.acquireEpoch(appId);
+    const error = await errorOf(store.putBlob(appId, `e${String(epoch).padStart(10, '0')}/dir/`, Buffer.from('x'), epoch));
+    await store.close();
+    expect(isMicrobatchError(error, 'INVALID_OPTION')).toBe(true);
   });
 
   it('finds that the server honours conditional writes, and warns when they are switched off', async () => {

@@ -34,12 +34,15 @@ export async function checkEpoch(db: SqlExecutor, tables: SinkTables, key: Fence
     [key.appId, key.outputName],
   );
   const current = rows[0] === undefined ? 0 : Number(rows[0].epoch);
-  if (current > epoch) {
-    throw new FencedError(
-      `Output "${key.outputName}" of app "${key.appId}": epoch ${epoch} is older than epoch ${current}, which already wrote; this process is a zombie`,
-      { epoch, currentEpoch: current, details: { output: key.outputName, appId: key.appId } },
-    );
-  }
+  if (current > epoch) throw fencedError(key, epoch, current);
+}
+
+/** The error of a write (or claim) by `epoch` after the newer epoch `current` claimed the output. */
+export function fencedError(key: FenceKey, epoch: number, current: number): FencedError {
+  return new FencedError(
+    `Output "${key.outputName}" of app "${key.appId}": epoch ${epoch} is older than epoch ${current}, which already wrote; this process is a zombie`,
+    { epoch, currentEpoch: current, details: { output: key.outputName, appId: key.appId } },
+  );
 }
 
 /**

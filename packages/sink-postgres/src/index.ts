@@ -15,6 +15,7 @@ export {
 } from './db.js';
 export { migrationSql, sinkTables, ensureTables, type SchemaOptions, type SinkTables } from './schema.js';
 export { readCommittedOffsets, withCommittedOffsets, resetEpochs, type CommittedOffsets, type CommittedOffsetsOptions } from './offsets.js';
+export { claimEpoch, checkEpoch, fencedError, type FenceKey } from './fence.js';
 export { withRetry, type RetryOptions } from './retry.js';
 export { isRetryable, isConstraintViolation, sinkError } from './errors.js';
 export { quoteIdent, quoteTable, toPgText, encodeCopyRow, encodeCopyChunks, MAX_BIND_PARAMETERS } from './sql.js';

@@ -104,7 +104,10 @@ export function withCommittedOffsets<T>(source: Source<T>, pool: DatabaseInput, 
   // Plain delegation rather than a prototype trick: class sources with #private fields keep working.
   return {
     name: source.name,
+    // Tells the engine a start without a checkpoint resumes after this output's records (exact).
+    resumesFromOutput: options.outputName,
     ...(source.maxRecordsPerPartition === undefined ? {} : { maxRecordsPerPartition: source.maxRecordsPerPartition }),
+    ...(source.partitionNumber ? { partitionNumber: (partition: string) => source.partitionNumber!(partition) } : {}),
     ...(source.open ? { open: (context) => source.open!(context) } : {}),
     latestOffsets: () => source.latestOffsets(),
     async startOffsets(partitions, reason) {

@@ -51,6 +51,12 @@ export interface PostgresSink<T> extends Sink<T> {
   readonly tables: SinkTables;
   open(context: SinkOpenContext): Promise<void>;
   retire(context: { readonly appId: string; readonly epoch: number; readonly before: number }): Promise<void>;
+  /**
+   * The newest batch time with a commit marker of this output and app (a partly committed batch
+   * counts: its marker was written with its rows), or undefined when it has none. `retire` never
+   * prunes the newest batch's markers, so pruning does not make it forget.
+   */
+  lastCommittedBatch(context: { readonly appId: string }): Promise<number | undefined>;
   close(): Promise<void>;
 }
 
@@ -78,8 +84,8 @@ export function postgresSink<T>(options: PostgresSinkOptions<T>): PostgresSink<T
   const retrying = <R>(what: string, fn: () => Promise<R>, logger?: Logger, signal?: AbortSignal) =>
     withRetry(fn, { ...options.retry, logger: logger ?? options.logger, signal, what });
 
-  /** Tables exist and this epoch is the output's newest writer (or FencedError). */
-  async function prepare(appId: string, epoch: number, logger?: Logger): Promise<Database> {
+  /** The database, with the bookkeeping tables created (unless `createTables: false`). */
+  async function open(logger?: Logger): Promise<Database> {
     if (closed) throw new MicrobatchError('STOPPED', `Output "${name}" is closed`);
     const handle = await db();
     if (options.createTables !== false) {
@@ -89,6 +95,12 @@ export function postgresSink<T>(options: PostgresSinkOptions<T>): PostgresSink<T
       });
       await ready;
     }
+    return handle;
+  }
+
+  /** Tables exist and this epoch is the output's newest writer (or FencedError). */
+  async function prepare(appId: string, epoch: number, logger?: Logger): Promise<Database> {
+    const handle = await open(logger);
     if ((claimed.get(appId) ?? -1) < epoch) {
       await retrying('claim epoch', () => handle.transaction((tx) => claimEpoch(tx, tables, { appId, outputName: name }, epoch)), logger);
       claimed.set(appId, Math.max(claimed.get(appId) ?? -1, epoch));
@@ -130,13 +142,27 @@ export function postgresSink<T>(options: PostgresSinkOptions<T>): PostgresSink<T
       await retrying('retire markers', () =>
         handle.transaction(async (tx) => {
           await checkEpoch(tx, tables, key, context.epoch);
-          await tx.query(`DELETE FROM ${tables.markers} WHERE app_id = $1 AND output_name = $2 AND batch_time < $3`, [
-            context.appId,
-            name,
-            context.before,
-          ]);
+          // The newest batch's markers always stay, whatever `before` says (the engine passes the
+          // next batch time when nothing is pending): lastCommittedBatch must still find them.
+          await tx.query(
+            `DELETE FROM ${tables.markers} WHERE app_id = $1 AND output_name = $2 AND batch_time < $3
+             AND batch_time < (SELECT max(batch_time) FROM ${tables.markers} WHERE app_id = $1 AND output_name = $2)`,
+            [context.appId, name, context.before],
+          );
         }),
       );
+    },
+
+    async lastCommittedBatch(context) {
+      const handle = await open();
+      const { rows } = await retrying('read the newest marker', () =>
+        handle.query<{ t: string | number | null }>(`SELECT max(batch_time) AS t FROM ${tables.markers} WHERE app_id = $1 AND output_name = $2`, [
+          context.appId,
+          name,
+        ]),
+      );
+      const newest = rows[0]?.t;
+      return newest === null || newest === undefined ? undefined : Number(newest);
     },
 
     async close() {

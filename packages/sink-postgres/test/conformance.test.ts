@@ -27,6 +27,7 @@ function suite(name: string, db: { query(text: string): Promise<{ rows: unknown[
     describe,
     it,
     name,
+    guarantee: 'transactional',
     async createSink(target) {
       if (!created.has(target)) {
         created.add(target);

@@ -171,4 +171,22 @@ describe('postgresSink: retire', () => {
       await sink.close();
     });
   });
+
+  it('keeps the newest batch of the app even when `before` is past it (nothing pending), so lastCommittedBatch still finds it', async () => {
+    await withTable(async (table, appId) => {
+      const sink = sinkFor(table);
+      for (const t of [1000, 2000, 3000]) {
+        await sink.write(Batch.fromPartitions(t, [[{ k: `a${t}`, v: 1 }], [{ k: `b${t}`, v: 2 }]]).bind(contextFor(appId, t)), contextFor(appId, t));
+      }
+      // What the engine passes after a checkpoint with no pending batch: the time after the newest.
+      await sink.retire!({ appId, epoch: 1, before: 3001 });
+      const left = await pool.query(`SELECT batch_time::int AS t, partition_id AS p FROM ${quoteIdent(`${table}_markers`)} ORDER BY batch_time, partition_id`);
+      expect(left.rows).toEqual([{ t: 3000, p: 0 }, { t: 3000, p: 1 }]);
+      expect(await sink.lastCommittedBatch({ appId })).toBe(3000);
+      // The kept markers still make a replay of the newest batch a no-op.
+      await sink.write(Batch.fromPartitions(3000, [[{ k: 'a3000', v: 1 }], [{ k: 'b3000', v: 2 }]]).bind(contextFor(appId, 3000)), contextFor(appId, 3000));
+      expect(await count(table)).toBe(6);
+      await sink.close();
+    });
+  });
 });

@@ -3,15 +3,21 @@ import {
   type Database,
   type DatabaseInput,
   type RetryOptions,
+  type SchemaOptions,
+  checkEpoch,
+  claimEpoch,
+  ensureTables,
   quoteIdent,
   quoteTable,
+  sinkTables,
   toDatabase,
   toPgText,
   withRetry,
 } from '@microbatch/sink-postgres';
 import type { UpsertTarget } from './target.js';
 
-export interface PostgresUpsertOptions<T> {
+/** `schema` and `tablePrefix` name the fences table (`<prefix>fences`, shared with sink-postgres). */
+export interface PostgresUpsertOptions<T> extends SchemaOptions {
   /** A pg.Pool, a PGlite instance, or a URI (`postgres://...`, `pglite:<dir>`); a URI's client is closed by `close()`. */
   readonly pool: DatabaseInput;
   /** Target table, optionally schema-qualified. */
@@ -34,6 +40,15 @@ export interface PostgresUpsertOptions<T> {
   readonly chunkSize?: number;
   /** Statements in flight at once (chunks hold distinct keys). Default 2. */
   readonly concurrency?: number;
+  /**
+   * Refuse writes of older epochs (zombies) with FencedError: each chunk is a transaction that
+   * checks the output's row in the fences table of sink-postgres first, and a newer epoch's
+   * claim waits for chunks in flight. Default true. `false`: one plain statement per chunk, and
+   * a stalled older process can overwrite newer values.
+   */
+  readonly fence?: boolean;
+  /** Create sink-postgres's bookkeeping tables (for the fences table) on first use. Default true. */
+  readonly createTables?: boolean;
   readonly retry?: RetryOptions;
   readonly logger?: Logger;
 }
@@ -62,12 +77,27 @@ export function postgresUpsert<T>(options: PostgresUpsertOptions<T>): UpsertTarg
   const table = quoteTable(options.table);
   const toRow = options.row ?? ((record: T) => record as unknown as Record<string, unknown>);
   const keyIndexes = keys.map((k) => columns.indexOf(k));
+  const fence = options.fence ?? true;
+  const tables = sinkTables(options);
 
   let prepared: Promise<Prepared> | undefined;
   let database: Promise<Database> | undefined;
+  let fenceTable: Promise<void> | undefined;
+
+  /** The database, with the fences table created when fencing (unless `createTables: false`). */
+  async function open(): Promise<Database> {
+    const db = await (database ??= toDatabase(options.pool, { logger: options.logger }));
+    if (fence && options.createTables !== false) {
+      await (fenceTable ??= withRetry(() => ensureTables(db, options), { ...options.retry, logger: options.logger, what: 'create tables' }).catch((error) => {
+        fenceTable = undefined;
+        throw error;
+      }));
+    }
+    return db;
+  }
 
   async function prepare(): Promise<Prepared> {
-    const db = await (database ??= toDatabase(options.pool, { logger: options.logger }));
+    const db = await open();
     const { rows } = await db.query<{ name: string; type: string }>(
       `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
        WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`,
@@ -99,11 +129,34 @@ export function postgresUpsert<T>(options: PostgresUpsertOptions<T>): UpsertTarg
       const values = valuesOf(record);
       return JSON.stringify(keyIndexes.map((i) => toPgText(values[i])));
     },
+    ...(fence
+      ? {
+          async claim(context) {
+            const db = await open();
+            const key = { appId: context.appId, outputName: context.outputName };
+            await withRetry(() => db.transaction((tx) => claimEpoch(tx, tables, key, context.epoch)), {
+              ...options.retry,
+              logger: context.logger ?? options.logger,
+              what: `claim ${options.table} for epoch ${context.epoch}`,
+            });
+          },
+        }
+      : {}),
     async upsert(records, context) {
       const p = await (prepared ??= prepare().catch((error) => {
         prepared = undefined;
         throw error;
       }));
+      const key = { appId: context.appId, outputName: context.outputName };
+      // Fenced, the check and the chunk are one transaction: the FOR SHARE lock of the check makes
+      // a newer epoch's claim wait for it, and once the claim committed the check refuses.
+      const run = async (params: unknown[][]): Promise<void> => {
+        if (!fence) return void (await p.db.query(p.sql, params));
+        await p.db.transaction(async (tx) => {
+          await checkEpoch(tx, tables, key, context.epoch);
+          await tx.query(p.sql, params);
+        });
+      };
       // Sorted by key, so concurrent writers of overlapping keys lock rows in one order (no deadlock).
       const rows = records.map(valuesOf).map((values) => ({ values, key: JSON.stringify(keyIndexes.map((i) => toPgText(values[i]))) }));
       rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -114,7 +167,7 @@ export function postgresUpsert<T>(options: PostgresUpsertOptions<T>): UpsertTarg
         while (next < chunks.length) {
           const chunk = chunks[next++]!;
           const params = columns.map((_, c) => chunk.map((r) => toPgText(r.values[c], p.json[c])));
-          await withRetry(() => p.db.query(p.sql, params), { ...options.retry, logger: context.logger, signal: context.signal, what: `upsert into ${options.table}` });
+          await withRetry(() => run(params), { ...options.retry, logger: context.logger, signal: context.signal, what: `upsert into ${options.table}` });
         }
       };
       await Promise.all(Array.from({ length: Math.min(concurrency, chunks.length) }, worker));
@@ -123,6 +176,7 @@ export function postgresUpsert<T>(options: PostgresUpsertOptions<T>): UpsertTarg
       const db = database;
       database = undefined;
       prepared = undefined;
+      fenceTable = undefined;
       if (db) await (await db).close();
     },
   };

@@ -1,4 +1,4 @@
-import { type Batch, type OutputContext, type Sink, invalidOption } from '@microbatch/core';
+import { type Batch, type Logger, MicrobatchError, type OutputContext, type Sink, type SinkOpenContext, invalidOption } from '@microbatch/core';
 import { sinkError } from '@microbatch/sink-postgres';
 import type { UpsertTarget } from './target.js';
 
@@ -26,10 +26,14 @@ export function lastPerKey<T>(records: readonly T[], keyOf: (record: T) => strin
  * An idempotent output: every batch is written as "key = value" upserts, so a replayed batch,
  * whose values are the same (batch plans are write-ahead logged), leaves the target unchanged.
  * The batch is read whole and deduplicated first, so a key in several partitions has one
- * deterministic winner instead of whichever partition committed last.
+ * deterministic winner instead of whichever partition committed last. With a fenced target
+ * (the default of both shipped ones), `open` claims the output for the process's epoch, and a
+ * zombie's writes fail with FencedError instead of moving values back to an older batch.
  */
 export interface UpsertSink<T> extends Sink<T> {
   readonly guarantee: 'idempotent';
+  /** Claims the output for the epoch (fenced targets); FencedError if a newer epoch did. */
+  open(context: SinkOpenContext): Promise<void>;
   /** Closes the target (its own clients only). Safe twice. */
   close(): Promise<void>;
 }
@@ -40,18 +44,41 @@ export function upsertSink<T>(options: UpsertSinkOptions<T>): UpsertSink<T> {
   if (!target || typeof target.upsert !== 'function' || typeof target.keyOf !== 'function') {
     throw invalidOption('target', 'expected an UpsertTarget (postgresUpsert, redisUpsert, or your own)');
   }
+  const name = options.name;
   let closed = false;
+  // The highest epoch claimed per app: the claim runs once per epoch, not once per write.
+  const claimed = new Map<string, number>();
+
+  async function claim(appId: string, epoch: number, logger: Logger): Promise<void> {
+    if (!target.claim || (claimed.get(appId) ?? 0) >= epoch) return;
+    await target.claim({ appId, outputName: name, epoch, logger });
+    claimed.set(appId, Math.max(claimed.get(appId) ?? 0, epoch));
+  }
+
   return {
-    name: options.name,
+    name,
     guarantee: 'idempotent',
+    async open(context) {
+      try {
+        await claim(context.appId, context.epoch, context.logger);
+      } catch (error) {
+        if (error instanceof MicrobatchError) throw error;
+        throw new MicrobatchError('SINK_FAILED', `Output "${name}" failed claiming ${target.kind} for epoch ${context.epoch}: ${String(error)}`, {
+          cause: error,
+          details: { output: name, epoch: context.epoch },
+        });
+      }
+    },
     async write(batch: Batch<T>, context: OutputContext) {
+      // FencedError keeps its code (the engine stops on it); anything else names output and batch.
+      const failed = (error: unknown): never => {
+        throw sinkError(error, { output: name, batchTime: context.batchTime });
+      };
+      // Before reading the batch: even a batch with nothing to write fences the older epochs.
+      await claim(context.appId, context.epoch, context.logger).catch(failed);
       const records = lastPerKey(await batch.collect(), (r) => target.keyOf(r));
       if (records.length === 0) return;
-      try {
-        await target.upsert(records, context);
-      } catch (error) {
-        throw sinkError(error, { output: options.name, batchTime: context.batchTime });
-      }
+      await target.upsert(records, context).catch(failed);
     },
     async close() {
       if (closed) return;

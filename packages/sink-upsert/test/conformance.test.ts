@@ -21,6 +21,13 @@ afterAll(async () => {
   redis.disconnect();
 });
 
+// A fence per target, outside the dumped keys: the reference target of a test writes at epoch 1 again.
+const fenceKeyOf = (target: string) => () => `${target}-fence:totals`;
+const cleanupRedis = async (target: string) => {
+  await redisDelete(redis, target);
+  await redisDelete(redis, `${target}-fence`);
+};
+
 type Queryable = { query(text: string): Promise<{ rows: unknown[] }> };
 for (const [name, db] of [
   ['postgres', pool],
@@ -31,18 +38,21 @@ for (const [name, db] of [
     describe,
     it,
     name: `upsert into ${name}`,
+    guarantee: 'idempotent',
     async createSink(target) {
       if (!created.has(target)) {
         created.add(target);
         await db.query(`CREATE TABLE ${target} (key text PRIMARY KEY, total bigint NOT NULL, seen text NOT NULL)`);
       }
-      return upsertSink({ name: 'totals', target: postgresUpsert<Total>({ pool: db, table: target, keys: ['key'], columns: ['key', 'total', 'seen'], chunkSize: 4 }) });
+      // Each target has its own fences table: the reference target of a test writes at epoch 1 again.
+      const upsert = postgresUpsert<Total>({ pool: db, table: target, keys: ['key'], columns: ['key', 'total', 'seen'], chunkSize: 4, tablePrefix: `${target}_` });
+      return upsertSink({ name: 'totals', target: upsert });
     },
     readBack: async (target) => (await db.query(`SELECT key, total::text, seen FROM ${target} ORDER BY key`)).rows,
     record,
-    features: { fencing: false },
     async cleanup(target) {
-      if (created.delete(target)) await db.query(`DROP TABLE ${target}`);
+      if (!created.delete(target)) return;
+      for (const table of [target, `${target}_markers`, `${target}_fences`, `${target}_offsets`]) await db.query(`DROP TABLE IF EXISTS ${table}`);
     },
   });
 }
@@ -51,25 +61,28 @@ sinkSuite<Total>({
   describe,
   it,
   name: 'upsert into redis strings',
+  guarantee: 'idempotent',
   createSink: (target) =>
-    upsertSink({ name: 'totals', target: redisUpsert<Total>({ redis, type: 'string', key: (r) => `${target}:${r.key}`, value: (r) => `${r.total}|${r.seen}`, pipelineSize: 5 }) }),
+    upsertSink({
+      name: 'totals',
+      target: redisUpsert<Total>({ redis, type: 'string', key: (r) => `${target}:${r.key}`, value: (r) => `${r.total}|${r.seen}`, pipelineSize: 5, fenceKey: fenceKeyOf(target) }),
+    }),
   readBack: (target) => redisDump(redis, target),
   record,
-  features: { fencing: false },
-  cleanup: (target) => redisDelete(redis, target),
+  cleanup: cleanupRedis,
 });
 
 sinkSuite<Total>({
   describe,
   it,
   name: 'upsert into redis hash fields',
+  guarantee: 'idempotent',
   createSink: (target) =>
     upsertSink({
       name: 'totals',
-      target: redisUpsert<Total>({ redis, type: 'hash', key: () => `${target}:totals`, field: (r) => r.key, value: (r) => r.total }),
+      target: redisUpsert<Total>({ redis, type: 'hash', key: () => `${target}:totals`, field: (r) => r.key, value: (r) => r.total, fenceKey: fenceKeyOf(target) }),
     }),
   readBack: (target) => redisDump(redis, target),
   record,
-  features: { fencing: false },
-  cleanup: (target) => redisDelete(redis, target),
+  cleanup: cleanupRedis,
 });

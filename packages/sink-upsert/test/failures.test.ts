@@ -1,10 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Batch, silentLogger } from '@microbatch/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromPool, type Database } from '@microbatch/sink-postgres';
 import { spawnChild } from '../../sink-postgres/test/support/child.js';
 import { services, type PrivateService } from '../../sink-postgres/test/support/services.js';
 import { lastPerKey, postgresUpsert, upsertSink } from '../src/index.js';
-import { bigBatch } from './big-batch.js';
+import { CHILD_CHUNKS_BEFORE_KILL, CHILD_CHUNK_SIZE, bigBatch } from './big-batch.js';
 import { createPool, randomName } from './support.js';
 
 const context = { appId: 'failures', epoch: 1, batchTime: 1000, attempt: 1, outputName: 'totals', offsetRanges: [], signal: new AbortController().signal, logger: silentLogger };
@@ -22,19 +22,24 @@ describe('upsert into Postgres under failures', () => {
     await server?.stop();
   });
 
-  it('a writer SIGKILLed mid-batch leaves part of it; the replay makes the table equal one clean write', async () => {
+  it('a writer SIGKILLed mid-batch leaves part of it; the replay (a newer epoch) makes the table equal one clean write', async () => {
     const table = randomName();
+    const appId = randomName('app');
     await shared.query(`CREATE TABLE ${table} (key text PRIMARY KEY, total int NOT NULL)`);
     try {
-      const child = spawnChild(new URL('../../sink-upsert/test/upsert-child.ts', import.meta.url), [process.env.DATABASE_URL!, table]);
+      const child = spawnChild(new URL('../../sink-upsert/test/upsert-child.ts', import.meta.url), [process.env.DATABASE_URL!, table, appId]);
       try {
-        await child.waitFor((l) => l === 'writing');
-        while (Number((await shared.query(`SELECT count(*) FROM ${table}`)).rows[0].count) === 0) await sleep(20);
+        await child.waitFor((l) => l === 'stalled');
       } finally {
         await child.kill();
       }
+      // The crash did cut the batch short: exactly the committed chunks are there, the rest is not.
+      const partial = Number((await shared.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
+      expect(partial).toBe(CHILD_CHUNK_SIZE * CHILD_CHUNKS_BEFORE_KILL);
+      expect(partial).toBeLessThan(expected().length);
       const sink = upsertSink({ name: 'totals', target: postgresUpsert({ pool: shared, table, keys: ['key'], columns: ['key', 'total'] }) });
-      await sink.write(Batch.fromPartitions(1000, bigBatch()).bind(context), context);
+      const replay = { ...context, appId, epoch: 2 };
+      await sink.write(Batch.fromPartitions(1000, bigBatch()).bind(replay), replay);
       await sink.close();
       expect((await shared.query(`SELECT key, total FROM ${table} ORDER BY key`)).rows).toEqual(expected());
     } finally {
@@ -46,20 +51,26 @@ describe('upsert into Postgres under failures', () => {
     const pool = createPool(server.url);
     await pool.query('CREATE TABLE totals (key text PRIMARY KEY, total int NOT NULL)');
     let restarting: Promise<void> | undefined;
-    // Restart the server as soon as the first statement of the batch reached it.
+    const real = fromPool(pool);
+    // The real database; the restart begins once the first chunk's upsert ran, before its COMMIT.
+    const restartsMidChunk: Database = {
+      ...real,
+      transaction: (fn) =>
+        real.transaction((tx) =>
+          fn({
+            ...tx,
+            async query<R>(text: string, params?: readonly unknown[]) {
+              const result = await tx.query<R>(text, params);
+              if (text.includes('unnest(') && !restarting) restarting = server.restart();
+              return result;
+            },
+          }),
+        ),
+    };
     const sink = upsertSink({
       name: 'totals',
       target: postgresUpsert({
-        pool: {
-          driver: 'pg',
-          query: async (text: string, params?: readonly unknown[]) => {
-            const result = await pool.query(text, params as unknown[]);
-            if (text.startsWith('INSERT') && !restarting) restarting = server.restart();
-            return { rows: result.rows, rowCount: result.rowCount ?? 0 };
-          },
-          transaction: () => Promise.reject(new Error('not used')),
-          close: async () => {},
-        },
+        pool: restartsMidChunk,
         table: 'totals',
         keys: ['key'],
         columns: ['key', 'total'],

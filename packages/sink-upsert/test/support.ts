@@ -1,3 +1,5 @@
+import { silentLogger, type OutputContext } from '@microbatch/core';
+import type { Database } from '@microbatch/sink-postgres';
 import { Redis } from 'ioredis';
 
 export { createPool, randomName } from '../../sink-postgres/test/support/db.js';
@@ -29,4 +31,36 @@ export async function redisDump(redis: Redis, prefix: string): Promise<Array<[st
 export async function redisDelete(redis: Redis, prefix: string): Promise<void> {
   const keys = (await redisDump(redis, prefix)).map(([key]) => `${prefix}:${key}`);
   if (keys.length > 0) await redis.del(...keys);
+}
+
+/**
+ * The real database, calling `hook(n)` after the n-th transaction that upserted a chunk has
+ * committed (and before the next one starts, with `concurrency: 1`): a place to stall or freeze
+ * a writer between the chunks of a batch.
+ */
+export function afterChunkCommits(db: Database, hook: (chunks: number) => Promise<void> | void): Database {
+  let chunks = 0;
+  return {
+    ...db,
+    async transaction(fn) {
+      let upserted = false;
+      const result = await db.transaction((tx) =>
+        fn({
+          ...tx,
+          async query<R>(text: string, params?: readonly unknown[]) {
+            const done = await tx.query<R>(text, params);
+            if (text.startsWith('INSERT') && text.includes('unnest(')) upserted = true;
+            return done;
+          },
+        }),
+      );
+      if (upserted) await hook(++chunks);
+      return result;
+    },
+  };
+}
+
+/** What the engine passes to a write of output `totals`. */
+export function outputContext(appId: string, batchTime: number, epoch = 1): OutputContext {
+  return { appId, epoch, batchTime, attempt: 1, outputName: 'totals', offsetRanges: [], signal: new AbortController().signal, logger: silentLogger };
 }

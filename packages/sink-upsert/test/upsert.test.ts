@@ -1,8 +1,8 @@
 import { Batch, isMicrobatchError, silentLogger, type OutputContext } from '@microbatch/core';
-import { fromPool, type Database } from '@microbatch/sink-postgres';
+import { fromPool, type Database, type SqlExecutor } from '@microbatch/sink-postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lastPerKey, postgresUpsert, redisUpsert, upsertSink } from '../src/index.js';
-import { createPool, createRedis, randomName, redisDelete, redisDump } from './support.js';
+import { createPool, createRedis, outputContext, randomName, redisDelete, redisDump } from './support.js';
 
 const pool = createPool();
 const redis = createRedis();
@@ -11,16 +11,8 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-const contextFor = (batchTime: number): OutputContext => ({
-  appId: 'upsert-test',
-  epoch: 1,
-  batchTime,
-  attempt: 1,
-  outputName: 'totals',
-  offsetRanges: [],
-  signal: new AbortController().signal,
-  logger: silentLogger,
-});
+const appId = randomName('app');
+const contextFor = (batchTime: number): OutputContext => outputContext(appId, batchTime);
 const write = <T>(sink: { write(b: Batch<T>, c: OutputContext): Promise<void> }, time: number, partitions: T[][]) =>
   sink.write(Batch.fromPartitions(time, partitions).bind(contextFor(time)), contextFor(time));
 
@@ -34,17 +26,17 @@ async function withTable(ddl: string, fn: (table: string) => Promise<void>) {
   }
 }
 
-/** The real database, counting the statements that reach it. */
+/** The real database, counting the statements that reach it, in transactions too. */
 function counting(db: Database): Database & { statements: Array<{ text: string; params: number }> } {
   const statements: Array<{ text: string; params: number }> = [];
-  return {
-    ...db,
-    statements,
-    query(text, params) {
+  const count = <E extends SqlExecutor>(executor: E): E => ({
+    ...executor,
+    query(text: string, params?: readonly unknown[]) {
       statements.push({ text, params: params?.length ?? 0 });
-      return db.query(text, params);
+      return executor.query(text, params);
     },
-  };
+  });
+  return { ...count(db), statements, transaction: (fn) => db.transaction((tx) => fn(count(tx))) };
 }
 
 type Total = { key: string; total: number };
@@ -93,7 +85,7 @@ describe('postgresUpsert', () => {
       // 120k rows x 3 columns would be 360k bind parameters as a VALUES list: far past the 65535 limit.
       const rows = Array.from({ length: 120_000 }, (_, i) => ({ key: `k${i}`, total: i, note: i % 2 ? null : `n${i}` }));
       await write(sink, 1000, [rows.slice(0, 60_000), rows.slice(60_000)]);
-      const upserts = db.statements.filter((s) => s.text.startsWith('INSERT'));
+      const upserts = db.statements.filter((s) => s.text.startsWith(`INSERT INTO "${table}"`));
       expect(upserts).toHaveLength(3);
       expect(upserts.every((s) => s.params === 3)).toBe(true);
       const { rows: check } = await pool.query(`SELECT count(*)::int AS n, sum(total)::text AS s, count(note)::int AS notes FROM ${table}`);
@@ -165,6 +157,29 @@ describe('postgresUpsert', () => {
   });
 });
 
+describe('fence: false', () => {
+  it('writes plain statements and pipelines: no fences table, no fence key', async () => {
+    await withTable('(key text PRIMARY KEY, total int NOT NULL)', async (table) => {
+      const prefix = randomName('r');
+      const fenceKey = () => `${prefix}-fence`;
+      const pg = upsertSink({ name: 'totals', target: postgresUpsert<Total>({ pool, table, keys: ['key'], columns: ['key', 'total'], tablePrefix: `${table}_`, fence: false }) });
+      const rd = upsertSink({ name: 'totals', target: redisUpsert<Total>({ redis, type: 'string', key: (r) => `${prefix}:${r.key}`, value: (r) => r.total, fenceKey, fence: false }) });
+      try {
+        await pg.open({ appId, epoch: 1, logger: silentLogger });
+        await rd.open({ appId, epoch: 1, logger: silentLogger });
+        await write(pg, 1000, [[{ key: 'a', total: 1 }]]);
+        await write(rd, 1000, [[{ key: 'a', total: 1 }]]);
+        expect((await pool.query(`SELECT key, total FROM ${table}`)).rows).toEqual([{ key: 'a', total: 1 }]);
+        expect((await pool.query(`SELECT to_regclass($1) AS fences`, [`${table}_fences`])).rows).toEqual([{ fences: null }]);
+        expect(await redisDump(redis, prefix)).toEqual([['a', '1']]);
+        expect(await redis.exists(fenceKey())).toBe(0);
+      } finally {
+        await redisDelete(redis, prefix);
+      }
+    });
+  });
+});
+
 describe('redisUpsert', () => {
   it('hash objects and TTLs', async () => {
     const prefix = randomName('r');
@@ -185,6 +200,20 @@ describe('redisUpsert', () => {
         ['u2', { name: 'Bob', visits: '1' }],
       ]);
       expect(await redis.ttl(`${prefix}:u1`)).toBeGreaterThan(0);
+    } finally {
+      await redisDelete(redis, prefix);
+    }
+  });
+
+  it('a hash record with 20k fields is written whole (the fenced script sets them in slices)', async () => {
+    const prefix = randomName('r');
+    const fields = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`f${i}`, i]));
+    const sink = upsertSink({ name: 'wide', target: redisUpsert<{ id: string }>({ redis, type: 'hash', key: (r) => `${prefix}:${r.id}`, fields: () => fields }) });
+    try {
+      await write(sink, 1000, [[{ id: 'w' }]]);
+      const stored = await redis.hgetall(`${prefix}:w`);
+      expect(Object.keys(stored)).toHaveLength(20_000);
+      expect(stored.f19999).toBe('19999');
     } finally {
       await redisDelete(redis, prefix);
     }

@@ -1,4 +1,4 @@
-import { deepStrictEqual, ok, rejects } from 'node:assert/strict';
+import { deepStrictEqual, equal, ok, rejects } from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Batch, type OffsetRange, type OutputContext, type PartitionContext, type Sink, isMicrobatchError, silentLogger } from '@microbatch/core';
 
@@ -11,6 +11,8 @@ export interface SinkSuiteOptions<T> {
   readonly it: It;
   /** Shown in test names. */
   readonly name: string;
+  /** What the sink promises (checked against `sink.guarantee`); transactional sinks get more tests. */
+  readonly guarantee: Sink<T>['guarantee'];
   /**
    * A sink writing to `target`, a fresh random name per test. The same `target` must mean the
    * same storage (another process writing the same table), a new one empty storage.
@@ -22,9 +24,20 @@ export interface SinkSuiteOptions<T> {
   record(batchTime: number, partitionId: number, index: number): T;
   /** Drops `target` after a test. */
   cleanup?(target: string): Promise<void>;
+  /**
+   * Tests a sink can leave out. A feature switched off means its tests are not registered at all,
+   * so they are never counted as passing.
+   */
   readonly features?: {
-    /** The sink refuses writes from an epoch older than one that wrote (FencedError). Default: true for transactional sinks. */
+    /**
+     * The sink refuses writes of an epoch older than one that claimed the output (FencedError).
+     * Default true. Only an idempotent sink may switch it off.
+     */
     readonly fencing?: boolean;
+    /** The sink implements `retire`. Default: true for transactional sinks (idempotent ones have no markers to prune). */
+    readonly retire?: boolean;
+    /** The sink implements `lastCommittedBatch`. Default: true for transactional sinks. */
+    readonly lastCommittedBatch?: boolean;
   };
 }
 
@@ -40,11 +53,18 @@ const INTERVAL = 1000;
  * Conformance suite for sinks: whatever happens to a batch (replayed sequentially, after a crash
  * that wrote a random subset of its partitions, concurrently by several processes, by a restarted
  * process with a newer epoch), the target ends up equal to one clean write of each batch.
- * Transactional sinks must also refuse zombies (older epochs).
+ * Sinks that fence (all transactional ones) must refuse zombies (older epochs); transactional
+ * sinks must also report their newest committed batch (lastCommittedBatch) and prune markers
+ * (retire) without forgetting what a replay needs.
  */
 export function sinkSuite<T>(options: SinkSuiteOptions<T>): void {
-  const { describe, it } = options;
-  const fencing = options.features?.fencing;
+  const { describe, it, guarantee } = options;
+  const transactional = guarantee === 'transactional';
+  const fencing = options.features?.fencing ?? true;
+  const retire = options.features?.retire ?? transactional;
+  const lastCommitted = options.features?.lastCommittedBatch ?? transactional;
+  if (guarantee !== 'idempotent' && guarantee !== 'transactional') throw new Error(`sinkSuite ${options.name}: guarantee must be 'idempotent' or 'transactional'`);
+  if (transactional && !fencing) throw new Error(`sinkSuite ${options.name}: a transactional sink must fence zombies (features.fencing: false is for idempotent sinks)`);
 
   describe(`sink conformance: ${options.name}`, () => {
     it('a clean write is readable and deterministic', () =>
@@ -103,15 +123,44 @@ export function sinkSuite<T>(options: SinkSuiteOptions<T>): void {
         await run.expectClean(batches);
       }));
 
-    it('retire keeps batches that may still be replayed exactly-once', () =>
-      withRun(options, async (run) => {
-        const batches = run.batches(3);
-        for (const batch of batches) await run.write(run.target, batch);
-        const sink = await run.sink(run.target);
-        await sink.retire?.({ appId: run.appId, epoch: 1, before: batches[2]!.time });
-        await run.write(run.target, batches[2]!, { fresh: true });
-        await run.expectClean(batches);
-      }));
+    if (retire) {
+      it('retire keeps batches that may still be replayed exactly-once', () =>
+        withRun(options, async (run) => {
+          const batches = run.batches(3, { nonEmpty: true });
+          for (const batch of batches) await run.write(run.target, batch);
+          const sink = await run.sink(run.target);
+          ok(typeof sink.retire === 'function', 'features.retire is on but the sink has no retire()');
+          await sink.retire({ appId: run.appId, epoch: 1, before: batches[2]!.time });
+          await run.write(run.target, batches[2]!, { fresh: true });
+          await run.expectClean(batches);
+        }));
+    }
+
+    if (lastCommitted) {
+      it('lastCommittedBatch is the newest batch committed for the app, read by another instance, after replays and retire', () =>
+        withRun(options, async (run) => {
+          // Read through another instance than the writer: a restarted process asks the target.
+          const reader = await run.sink(run.target, true);
+          ok(typeof reader.lastCommittedBatch === 'function', 'features.lastCommittedBatch is on but the sink has no lastCommittedBatch()');
+          const last = (appId = run.appId) => reader.lastCommittedBatch!({ appId });
+          equal(await last(), undefined, 'lastCommittedBatch before any commit');
+          const batches = run.batches(3);
+          await run.write(run.target, batches[0]!);
+          equal(await last(), batches[0]!.time);
+          await run.write(run.target, batches[1]!);
+          equal(await last(), batches[1]!.time, 'lastCommittedBatch after committing t1 < t2');
+          // A replay of an older batch does not move it back.
+          await run.write(run.target, batches[0]!, { attempt: 2 });
+          equal(await last(), batches[1]!.time, 'lastCommittedBatch after replaying t1');
+          if (retire) {
+            // What the engine passes when no checkpoint holds a pending batch: past the newest one.
+            const sink = await run.sink(run.target);
+            await sink.retire!({ appId: run.appId, epoch: 1, before: batches[1]!.time + INTERVAL });
+            equal(await last(), batches[1]!.time, 'retire pruned the newest batch');
+          }
+          equal(await last(`${run.appId}-other`), undefined, 'lastCommittedBatch of an app that never wrote');
+        }));
+    }
 
     it('close() is safe to call twice', () =>
       withRun(options, async (run) => {
@@ -121,20 +170,24 @@ export function sinkSuite<T>(options: SinkSuiteOptions<T>): void {
         await sink.close?.();
       }));
 
-    it('a stale epoch is refused with FencedError and writes nothing', () =>
-      withRun(options, async (run, guarantee) => {
-        if (!(fencing ?? guarantee === 'transactional')) {
-          // Idempotent sinks cannot tell epochs apart: the feature flag says so, and this proves the flag.
-          ok(guarantee === 'idempotent' || fencing === false, 'fencing disabled for a transactional sink');
-          return;
-        }
-        const batches = run.batches(2);
-        const zombie = await run.sink(run.target, true);
-        await zombie.open?.({ appId: run.appId, epoch: 1, logger: silentLogger });
-        await run.write(run.target, batches[0]!, { epoch: 2, fresh: true });
-        await rejects(run.write(run.target, batches[1]!, { epoch: 1, sink: zombie }), (error: unknown) => isMicrobatchError(error, 'FENCED'));
-        await run.expectClean([batches[0]!]);
-      }));
+    if (fencing) {
+      it('a zombie (older epoch) is refused with FencedError once a newer epoch wrote, and writes nothing', () =>
+        withRun(options, async (run) => {
+          // With records: a sink may skip a batch with nothing to write without asking the fence.
+          const batches = run.batches(3, { nonEmpty: true });
+          const zombie = await run.sink(run.target, true);
+          await zombie.open?.({ appId: run.appId, epoch: 1, logger: silentLogger });
+          await run.write(run.target, batches[0]!, { epoch: 1, sink: zombie }); // while it was the newest
+          // It stalls; a restarted process (epoch 2) replays batch 0 and goes on with batch 1.
+          await run.write(run.target, batches[0]!, { epoch: 2, fresh: true });
+          await run.write(run.target, batches[1]!, { epoch: 2, fresh: true });
+          // The zombie wakes: re-running the older batch would move values back; the next one is not its job.
+          const fenced = (error: unknown) => isMicrobatchError(error, 'FENCED');
+          await rejects(run.write(run.target, batches[0]!, { epoch: 1, sink: zombie }), fenced);
+          await rejects(run.write(run.target, batches[2]!, { epoch: 1, sink: zombie }), fenced);
+          await run.expectClean([batches[0]!, batches[1]!]);
+        }));
+    }
   });
 }
 
@@ -184,17 +237,17 @@ class Run<T> {
     return chosen;
   }
 
-  batches(count: number): TestBatch[] {
+  /** `nonEmpty`: every batch has a record somewhere, for tests whose one replay must be able to show a duplicate. */
+  batches(count: number, { nonEmpty = false } = {}): TestBatch[] {
     const start = (1 + this.int(0, 1000)) * INTERVAL;
     const offsets = new Map<number, number>();
     return Array.from({ length: count }, (_, b) => {
       const time = start + b * INTERVAL;
       const numPartitions = this.int(1, 4);
-      const partitions = Array.from({ length: numPartitions }, (_, p) => {
-        // Sometimes empty: a partition with no new records still commits (and replays) correctly.
-        const size = this.random() < 0.15 ? 0 : this.int(1, 25);
-        return Array.from({ length: size }, (_, i) => this.options.record(time, p, i));
-      });
+      // Sometimes empty: a partition with no new records still commits (and replays) correctly.
+      const sizes = Array.from({ length: numPartitions }, (): number => (this.random() < 0.15 ? 0 : this.int(1, 25)));
+      if (nonEmpty && !sizes.some((size) => size > 0)) sizes[0] = 1;
+      const partitions = sizes.map((size, p) => Array.from({ length: size }, (_, i) => this.options.record(time, p, i)));
       const ranges = partitions.map((records, p) => {
         const from = offsets.get(p) ?? 0;
         offsets.set(p, from + records.length);
@@ -228,10 +281,13 @@ class Run<T> {
       logger: silentLogger,
     };
     const partitions = batch.partitions as readonly (readonly T[])[];
+    const crash: Crash = { partialCollect: this.options.guarantee === 'idempotent', collected: false };
     const bound = options.failing
-      ? new FailingBatch<T>(batch.time, partitions, batch.ranges, options.failing).bind(context)
+      ? new FailingBatch<T>(batch.time, partitions, batch.ranges, options.failing, crash).bind(context)
       : Batch.fromPartitions(batch.time, partitions, batch.ranges).bind(context);
     await sink.write(bound, context);
+    // The sink read the batch whole and wrote what survived: the process dies right after.
+    if (crash.collected) throw new Error(`injected failure after writing all but partitions ${[...options.failing!].join(', ')}`);
   }
 
   /** The target equals a fresh target that got each batch once, cleanly. */
@@ -244,6 +300,19 @@ class Run<T> {
   }
 }
 
+/** How a FailingBatch crashes a sink that reads it whole (`collect`). */
+interface Crash {
+  /**
+   * Idempotent sinks: `collect` returns the records of the surviving partitions, so the sink
+   * writes part of the batch (as a process killed between its chunks would leave it), and the
+   * crash is raised once the write returned. Transactional sinks: `collect` throws, since a
+   * sink that commits what `collect` returned with its markers must get the whole batch or none.
+   */
+  readonly partialCollect: boolean;
+  /** Set when `collect` returned a partial batch. */
+  collected: boolean;
+}
+
 /**
  * A batch whose `failing` partitions fail as a crash would: the others are written, and the
  * write rejects only once they settled, so the test never races with its own stray writes.
@@ -254,6 +323,7 @@ class FailingBatch<T> extends Batch<T> {
     private readonly parts: readonly (readonly T[])[],
     private readonly ranges: readonly (readonly OffsetRange[])[],
     private readonly failing: ReadonlySet<number>,
+    private readonly crash: Crash,
     output?: OutputContext,
   ) {
     super(
@@ -264,7 +334,7 @@ class FailingBatch<T> extends Batch<T> {
   }
 
   override bind(output: OutputContext): Batch<T> {
-    return new FailingBatch(this.time, this.parts, this.ranges, this.failing, output);
+    return new FailingBatch(this.time, this.parts, this.ranges, this.failing, this.crash, output);
   }
 
   override async foreachPartition(fn: (records: T[], context: PartitionContext) => void | Promise<void>): Promise<void> {
@@ -280,17 +350,19 @@ class FailingBatch<T> extends Batch<T> {
     if (errors.length > 0) throw errors[0];
   }
 
-  /** A sink that reads the whole batch at once sees the crash before writing anything. */
   override async collect(): Promise<T[]> {
-    throw new Error(`injected failure in partitions ${[...this.failing].join(', ')}`);
+    if (!this.crash.partialCollect) throw new Error(`injected failure in partitions ${[...this.failing].join(', ')}`);
+    this.crash.collected = true;
+    return this.parts.flatMap((records, i) => (this.failing.has(i) ? [] : [...records]));
   }
 }
 
-async function withRun<T>(options: SinkSuiteOptions<T>, fn: (run: Run<T>, guarantee: Sink<T>['guarantee']) => Promise<void>): Promise<void> {
+async function withRun<T>(options: SinkSuiteOptions<T>, fn: (run: Run<T>) => Promise<void>): Promise<void> {
   const run = new Run(options, randomBytes(4).readUInt32LE());
   try {
     const probe = await run.sink(run.target);
-    await fn(run, probe.guarantee);
+    equal(probe.guarantee, options.guarantee, `the sink's guarantee differs from the suite's option`);
+    await fn(run);
   } finally {
     for (const sink of run.sinks) await sink.close?.();
     if (options.cleanup) for (const target of run.targets) await options.cleanup(target);

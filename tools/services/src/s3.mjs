@@ -5,28 +5,33 @@ import { cacheDir } from './paths.mjs';
 import { spawnService, stopChild } from './process.mjs';
 import { waitForPort } from './ports.mjs';
 
-const S3PROXY_VERSION = '4.1.0';
+/** The version the shared server runs; `MICROBATCH_S3PROXY_VERSION` picks another (e.g. 2.6.0 to test older servers). */
+export const DEFAULT_S3PROXY_VERSION = '4.1.0';
+
+/**
+ * Extra Maven coordinates a version needs beside org.gaul:s3proxy. 4.x: its pom resolves
+ * jackson-annotations 2.18 (nearest wins) while its Jackson 3 databind needs 2.22; naming 2.22
+ * at the top level makes Maven pick it.
+ */
+const EXTRA_COORDINATES = {
+  '4.1.0': ['com.fasterxml.jackson.core:jackson-annotations:2.22'],
+};
 
 /**
  * S3-compatible server for tests: s3proxy from Maven Central (jars cached outside the repo) with
  * jclouds' filesystem backend in a throwaway folder, no authentication (any key signs), on
  * 127.0.0.1. `restart({ downMs })` stops the instance, waits, and starts it again on the same port
  * and data folder, so fault tests can take the server away for a while and get their objects back.
- * `stop()` removes the data folder and is safe to call twice.
+ * `stop()` removes the data folder and is safe to call twice. `version` defaults to
+ * `MICROBATCH_S3PROXY_VERSION`, else DEFAULT_S3PROXY_VERSION.
  */
 export default {
   name: 's3',
   envVar: 'S3_ENDPOINT',
   defaultUrl: 'http://127.0.0.1:9444',
   defaultPort: 9444,
-  async start({ port, log }) {
-    // s3proxy's pom resolves jackson-annotations 2.18 (nearest wins) while its Jackson 3 databind
-    // needs 2.22; naming 2.22 at the top level makes Maven pick it.
-    const lib = await mavenClasspath(
-      `s3proxy-${S3PROXY_VERSION}`,
-      [`org.gaul:s3proxy:${S3PROXY_VERSION}`, 'com.fasterxml.jackson.core:jackson-annotations:2.22'],
-      { log },
-    );
+  async start({ port, log, version = process.env.MICROBATCH_S3PROXY_VERSION || DEFAULT_S3PROXY_VERSION }) {
+    const lib = await mavenClasspath(`s3proxy-${version}`, [`org.gaul:s3proxy:${version}`, ...(EXTRA_COORDINATES[version] ?? [])], { log });
     const dir = mkdtempSync(join(cacheDir('run'), `s3proxy-${port}-`));
     const data = join(dir, 'data');
     mkdirSync(data);
@@ -52,7 +57,7 @@ export default {
       .map((f) => join(lib, f))
       .join(':');
     const launch = async () => {
-      log(`starting s3proxy ${S3PROXY_VERSION} on 127.0.0.1:${port}`);
+      log(`starting s3proxy ${version} on 127.0.0.1:${port}`);
       const child = spawnService(
         'java',
         ['-Xmx256m', '-XX:TieredStopAtLevel=1', `-Dlogback.configurationFile=${logback}`, '-cp', classpath, 'org.gaul.s3proxy.Main', '--properties', config],

@@ -47,6 +47,13 @@ export interface Source<T> {
    * sources' "N".
    */
   partitionNumber?(partition: string): number;
+  /**
+   * Set when the source's start offsets come from what one output committed (sink-postgres's
+   * `withCommittedOffsets`): starting without a checkpoint then resumes after that output's
+   * records instead of planning them again, so the engine's check for a store that lost entries
+   * (CHECKPOINT_BEHIND_SINK) does not apply to that output when every source resumes from it.
+   */
+  readonly resumesFromOutput?: string;
   open?(context: SourceOpenContext): Promise<void>;
   /** Every partition that exists now, with the offset just past its newest readable record. */
   latestOffsets(): Promise<PartitionOffsets>;

@@ -43,12 +43,15 @@ export interface StreamingGroupOptions {
 /** Why a task stopped running in this member. */
 export type TaskStopReason = 'revoked' | 'fenced' | 'idle' | 'stopped' | 'failed';
 
-/** Group events; `forTask` attaches a listener to each task's context as it starts. */
+/**
+ * Group events. `forTask` attaches a listener to each task's context as it starts; it gets the
+ * context too (its `description`, `epoch`), for status pages.
+ */
 export interface GroupListener {
   onAssignment?(event: { readonly tasks: readonly number[] }): void;
   onTaskStarted?(event: { readonly task: number; readonly appId: string; readonly epoch: number }): void;
   onTaskStopped?(event: { readonly task: number; readonly reason: TaskStopReason; readonly error?: unknown }): void;
-  forTask?(task: number): StreamingListener | undefined;
+  forTask?(task: number, context: StreamingContext): StreamingListener | undefined;
 }
 
 interface RunningTask {
@@ -103,6 +106,12 @@ export class StreamingGroup {
 
   addListener(listener: GroupListener): void {
     this.listeners.push(listener);
+  }
+
+  /** Stops group events to `listener`; the task listeners it attached stay until their tasks stop. */
+  removeListener(listener: GroupListener): void {
+    const at = this.listeners.indexOf(listener);
+    if (at >= 0) this.listeners.splice(at, 1);
   }
 
   /**
@@ -212,7 +221,7 @@ export class StreamingGroup {
   private async startTask(task: number): Promise<void> {
     const ssc = this.createTask(task);
     for (const listener of this.listeners) {
-      const forTask = listener.forTask?.(task);
+      const forTask = listener.forTask?.(task, ssc);
       if (forTask) ssc.addListener(forTask);
     }
     await ssc.start();

@@ -150,13 +150,17 @@ function refuseOrFallBack(store: CheckpointStore, appId: string, latest: LatestC
  * planning from this checkpoint would output those records again under new batch times.
  */
 export async function assertSinksNotAhead(
-  outputs: readonly { readonly name: string; readonly sink?: { lastCommittedBatch?(c: { appId: string }): Promise<number | undefined> } }[],
+  graph: Pick<StreamGraph, 'outputs' | 'sources'>,
   appId: string,
-  recovered: Pick<RecoveredState, 'checkpointedBatchTime'>,
+  recovered: Pick<RecoveredState, 'checkpointedBatchTime' | 'checkpoint'>,
   allowed: boolean,
   logger: Logger,
 ): Promise<void> {
-  for (const output of outputs) {
+  const sources = [...graph.sources.values()];
+  for (const output of graph.outputs) {
+    // Without a checkpoint, sources that resume from this output's own committed offsets start
+    // after its records: a deliberate recovery from the sink, exact, not a loss to refuse.
+    if (!recovered.checkpoint && sources.every((s) => s.resumesFromOutput === output.name)) continue;
     const committed = await output.sink?.lastCommittedBatch?.({ appId });
     if (committed === undefined || committed <= recovered.checkpointedBatchTime) continue;
     const details = { appId, output: output.name, sinkBatchTime: committed, checkpointBatchTime: recovered.checkpointedBatchTime };

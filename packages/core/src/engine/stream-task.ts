@@ -123,7 +123,7 @@ export class StreamTask {
     this.lastBatchTime = recovered.lastBatchTime;
     await openEndpoints(this.graph, { appId, epoch, logger: this.logger, reportRejected: (event) => this.bus.emit('onRecordsRejected', event) });
     await this.retrying('asking the sinks what they committed', () =>
-      assertSinksNotAhead(this.graph.outputs, appId, recovered, recoverFromOlderCheckpoint, this.logger),
+      assertSinksNotAhead(this.graph, appId, recovered, recoverFromOlderCheckpoint, this.logger),
     );
     await this.snapshots.restore(recovered);
   }
