@@ -21,7 +21,7 @@ export interface RawKafkaRecord {
 export interface PartitionWatermarks extends TopicPartition {
   /** First offset still in the log (log start offset). */
   readonly low: number;
-  /** Offset after the newest readable record (last stable offset under read_committed). */
+  /** Offset after the newest readable record: the last stable offset under read_committed, the high watermark under read_uncommitted. */
   readonly high: number;
 }
 

@@ -11,6 +11,7 @@ import {
 import { deserializerFunction, type KafkaDeadLetter, type KafkaRecord, type ValueOf } from './deserialize.js';
 import { KafkajsReader } from './kafkajs/reader.js';
 import { resolveOptions, type KafkaSourceOptions, type ResolvedOptions } from './options.js';
+import { OutageLog, isUnreachable } from './outage.js';
 import { parsePartitionId, partitionId } from './partition-id.js';
 import { OffsetOutOfRangeError, type KafkaReader, type PartitionWatermarks, type RawKafkaRecord } from './reader.js';
 
@@ -59,6 +60,7 @@ class KafkaDirectSource implements KafkaSource<Element> {
   private logger: Logger = createDefaultLogger({ source: 'kafka' });
   private client: KafkaReader | undefined;
   private closed = false;
+  private readonly outage: OutageLog;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -67,6 +69,7 @@ class KafkaDirectSource implements KafkaSource<Element> {
   ) {
     this.name = options.name;
     this.maxRecordsPerPartition = options.maxRecordsPerPartition;
+    this.outage = new OutageLog(() => this.logger, options.brokers);
   }
 
   async open(context: SourceOpenContext): Promise<void> {
@@ -142,8 +145,10 @@ class KafkaDirectSource implements KafkaSource<Element> {
     for (;;) {
       try {
         raw = await reader.read({ topic, partition, from, until: range.until, deadline, signal: context.signal });
+        this.outage.succeeded();
         break;
       } catch (error) {
+        this.outage.failed(`read ${range.partition}`, error);
         if (!(error instanceof OffsetOutOfRangeError)) {
           if (error instanceof MicrobatchError) throw error;
           throw new MicrobatchError('SOURCE_FAILED', `reading Kafka ${range.partition} [${range.from}, ${range.until}) failed: ${String(error)}`, {
@@ -241,10 +246,18 @@ class KafkaDirectSource implements KafkaSource<Element> {
 
   private async sourceCall<R>(what: string, fn: () => Promise<R>): Promise<R> {
     try {
-      return await fn();
+      const result = await fn();
+      this.outage.succeeded();
+      return result;
     } catch (error) {
+      this.outage.failed(what, error);
       if (error instanceof MicrobatchError) throw error;
-      throw new MicrobatchError('SOURCE_FAILED', `Kafka source "${this.name}" could not ${what}: ${String(error)}`, { cause: error });
+      // SOURCE_FAILED is transient to the engine: it retries the call with backoff.
+      const reason = isUnreachable(error) ? `the brokers (${this.options.brokers.join(',')}) are unreachable: ${String(error)}` : String(error);
+      throw new MicrobatchError('SOURCE_FAILED', `Kafka source "${this.name}" could not ${what}: ${reason}`, {
+        cause: error,
+        details: { brokers: this.options.brokers, unreachable: isUnreachable(error) },
+      });
     }
   }
 }

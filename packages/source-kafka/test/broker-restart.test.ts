@@ -1,26 +1,13 @@
 import { isMicrobatchError } from '@microbatch/core';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaSource } from '../src/index.js';
-import { createTopic, openContext, produce, readContext, testKafka, topicName } from './helpers.js';
-
-interface PrivateKafka {
-  url: string;
-  kill(): Promise<void>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
+import { createTopic, openContext, privateBroker, produce, readContext, testKafka, topicName, type PrivateKafka } from './helpers.js';
 
 // A private broker on a free port: this test kills it, which no test may do to the shared one.
-const servicesModule = new URL('../../../tools/services/src/index.mjs', import.meta.url).href;
+const privateKafka = privateBroker();
 let broker: PrivateKafka;
-beforeAll(async () => {
-  const { startPrivateService } = (await import(servicesModule)) as { startPrivateService(name: string): Promise<PrivateKafka> };
-  broker = await startPrivateService('kafka');
-}, 180_000);
-afterAll(async () => {
-  await broker?.stop();
-});
+beforeAll(() => void (broker = privateKafka()));
 
 describe('broker outage', () => {
   it('a read in flight while the broker is down completes with the exact range once it is back', async () => {

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { createKafkaSource, type KafkaRecord } from '../src/index.js';
-import { brokers, connectClients, createTopic, openContext, produce, readContext, topicName } from './helpers.js';
+import { brokers, connectClients, createTopic, openContext, produce, readContext, topicName, until } from './helpers.js';
 
 let kafka: Kafka;
 let admin: Admin;
@@ -19,6 +19,11 @@ async function transaction(topic: string, values: string[], outcome: 'commit' | 
   } finally {
     await tx.disconnect();
   }
+}
+
+/** A string-valued source of `topic` at `isolationLevel`. */
+function sourceOf(topic: string, isolationLevel: 'read_committed' | 'read_uncommitted' = 'read_committed') {
+  return createKafkaSource({ brokers: brokers(), topics: [topic], deserializer: 'string', isolationLevel, readTimeoutMs: 15_000 });
 }
 
 type Rec = KafkaRecord<string | null>;
@@ -59,19 +64,42 @@ describe('transactions and compaction', () => {
     } finally {
       await source.close();
     }
-    const uncommitted = createKafkaSource({
-      brokers: brokers(),
-      topics: [topic],
-      deserializer: 'string',
-      isolationLevel: 'read_uncommitted',
-      readTimeoutMs: 15_000,
-    });
+    const uncommitted = sourceOf(topic, 'read_uncommitted');
     try {
       await uncommitted.open(openContext);
       const all = await uncommitted.read({ source: uncommitted.name, partition: `${topic}:0`, from: 0, until: 11 }, readContext());
       expect(valuesOf(all)).toEqual(['a1', 'a2', 'x1', 'x2', 'x3', 'b1', 'y1']);
     } finally {
       await uncommitted.close();
+    }
+  });
+
+  it('with a transaction open, read_uncommitted plans and reads up to the high watermark, read_committed up to the last stable offset', async () => {
+    const topic = topicName('opentx');
+    await createTopic(admin, topic, 1);
+    await produce(producer, topic, 0, ['c1', 'c2']);
+    const tx = kafka.producer({ transactionalId: `tx-${topic}`, idempotent: true, maxInFlightRequests: 1 });
+    await tx.connect();
+    const open = await tx.transaction();
+    const committed = sourceOf(topic);
+    const uncommitted = sourceOf(topic, 'read_uncommitted');
+    try {
+      await open.send({ topic, messages: ['o1', 'o2', 'o3'].map((value) => ({ partition: 0, value })) });
+      await Promise.all([committed.open(openContext), uncommitted.open(openContext)]);
+      const p = `${topic}:0`;
+      // The open transaction holds offsets 2..4: the last stable offset is 2, the high watermark 5.
+      expect((await committed.latestOffsets())[p]).toBe(2);
+      expect((await uncommitted.latestOffsets())[p]).toBe(5);
+      const all = await uncommitted.read({ source: uncommitted.name, partition: p, from: 0, until: 5 }, readContext());
+      expect(valuesOf(all)).toEqual(['c1', 'c2', 'o1', 'o2', 'o3']);
+      await open.abort();
+      // The coordinator writes the abort marker (offset 5) after abort() returns; once it is in,
+      // the transaction is over and both plan to the same offset.
+      await until('the abort marker', async () => (await committed.latestOffsets())[p] === 6);
+      expect((await uncommitted.latestOffsets())[p]).toBe(6);
+    } finally {
+      if (open.isActive()) await open.abort();
+      await Promise.all([tx.disconnect(), committed.close(), uncommitted.close()]);
     }
   });
 

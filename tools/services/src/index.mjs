@@ -60,12 +60,13 @@ export async function ensureServices(names = ALL_SERVICES, { log = defaultLog } 
 
 /**
  * Starts a private instance on a free port, for tests that stop or restart a service and must
- * not disturb the shared one. The caller stops it.
+ * not disturb the shared one. The caller stops it. Other options go to the plugin's `start`
+ * (Kafka: `{ version }`).
  */
-export async function startPrivateService(name, { log = defaultLog } = {}) {
+export async function startPrivateService(name, { log = defaultLog, ...options } = {}) {
   const p = await plugin(name);
   const port = await freePort();
-  return p.start({ port, log: (m) => log(`${name}(private): ${m}`) });
+  return p.start({ ...options, port, log: (m) => log(`${name}(private): ${m}`) });
 }
 
 /**

@@ -11,8 +11,18 @@ import { spawnService, stopChild } from './process.mjs';
 
 const run = promisify(execFile);
 
-/** The broker version; MICROBATCH_KAFKA_VERSION=4.1.0 runs the suite against Kafka 4.x. */
-const DEFAULT_VERSION = '3.9.1';
+/** The broker version when neither `start({ version })` nor the environment names one. */
+export const DEFAULT_KAFKA_VERSION = '3.9.1';
+
+/**
+ * The version to start: an explicit one, else KAFKA_VERSION (the documented name), else
+ * MICROBATCH_KAFKA_VERSION (its older name, still honoured), else the default.
+ */
+export function kafkaVersion(explicit) {
+  const version = explicit || process.env.KAFKA_VERSION || process.env.MICROBATCH_KAFKA_VERSION || DEFAULT_KAFKA_VERSION;
+  if (!/^\d+\.\d+\.\d+$/.test(version)) throw new Error(`Kafka version "${version}" is not "<major>.<minor>.<patch>"`);
+  return version;
+}
 
 // slf4j-simple gives the broker a log (kafka_2.13 depends on slf4j-api only). Kafka 3.9 and 4.1
 // both resolve slf4j-api 1.7.36, and a binding must match the API's major version.
@@ -28,6 +38,10 @@ function clusterId() {
   }
 }
 
+// Every setting below is accepted by both 3.9 and 4.x (checked with 3.9.1 and 4.1.2: neither logs
+// an unknown or unused setting). Kafka 4 removed ZooKeeper mode and the message-format settings,
+// none of which is used here; it keeps the classic group protocol that kafkajs speaks next to the
+// new KIP-848 one (group.coordinator.rebalance.protocols defaults to "classic,consumer").
 function serverProperties({ port, controllerPort, dataDir }) {
   return `process.roles=broker,controller
 node.id=1
@@ -92,16 +106,17 @@ async function waitForBroker({ child, port, logFile, from, timeoutMs = 120_000 }
 /**
  * Apache Kafka in KRaft mode, one combined broker/controller on 127.0.0.1, from the Maven Central
  * artifacts (no Docker, no tarball): jars cached outside the repo, data in a throwaway folder.
- * The handle's `restart()` stops the broker (SIGTERM) and starts it again on the same port and
- * data, for tests of broker outages; `kill()` stops it with SIGKILL and leaves it down.
+ * The handle's `restart({ downMs })` stops the broker (SIGTERM), waits `downMs` (default 0) and
+ * starts it again on the same port and data, for tests of broker outages; `kill()` stops it with
+ * SIGKILL and leaves it down until `start()`. `start({ version })` picks the broker version.
  */
 export default {
   name: 'kafka',
   envVar: 'KAFKA_BROKERS',
   defaultUrl: 'kafka://127.0.0.1:9092',
   defaultPort: 9092,
-  async start({ port, log }) {
-    const version = process.env.MICROBATCH_KAFKA_VERSION || DEFAULT_VERSION;
+  async start({ port, log, version: wanted }) {
+    const version = kafkaVersion(wanted);
     const lib = await mavenClasspath(`kafka-${version}-slf4j-1.7`, coordinates(version), { log });
     const dir = mkdtempSync(join(cacheDir('run'), `kafka-${port}-`));
     const controllerPort = await freePort();
@@ -134,8 +149,9 @@ export default {
       url: `127.0.0.1:${port}`,
       version,
       logFile,
-      async restart() {
+      async restart({ downMs = 0 } = {}) {
         await stopChild(child, 20_000);
+        if (downMs > 0) await sleep(downMs);
         await launch();
       },
       async kill() {

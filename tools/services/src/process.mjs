@@ -18,7 +18,12 @@ export async function stopChild(child, graceMs = 10_000) {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, 'exit');
   child.kill('SIGTERM');
-  const result = await Promise.race([exited.then(() => 'exited'), sleep(graceMs).then(() => 'timeout')]);
+  // The grace timer is cancelled once the child exits: left running it would keep the caller's
+  // process alive for the whole grace period (vitest then reports a hanging global teardown).
+  const grace = new AbortController();
+  const timeout = sleep(graceMs, 'timeout', { signal: grace.signal }).catch(() => 'exited');
+  const result = await Promise.race([exited.then(() => 'exited'), timeout]);
+  grace.abort();
   if (result === 'timeout') {
     child.kill('SIGKILL');
     await exited;

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ensureServices, startPrivateService } from '../src/index.mjs';
+import { DEFAULT_KAFKA_VERSION, kafkaVersion } from '../src/kafka.mjs';
 import { hostPort, isPortOpen } from '../src/ports.mjs';
 
 describe('service mechanism', () => {
@@ -23,6 +24,27 @@ describe('service mechanism', () => {
     expect(await isPortOpen(host, port)).toBe(true);
     await redis.stop();
     expect(await isPortOpen(host, port)).toBe(false);
+  });
+
+  it('the Kafka version: explicit, then KAFKA_VERSION, then the older MICROBATCH_KAFKA_VERSION, then the default', () => {
+    const saved = { KAFKA_VERSION: process.env.KAFKA_VERSION, MICROBATCH_KAFKA_VERSION: process.env.MICROBATCH_KAFKA_VERSION };
+    try {
+      delete process.env.KAFKA_VERSION;
+      delete process.env.MICROBATCH_KAFKA_VERSION;
+      expect(kafkaVersion()).toBe(DEFAULT_KAFKA_VERSION);
+      process.env.MICROBATCH_KAFKA_VERSION = '4.0.1';
+      expect(kafkaVersion()).toBe('4.0.1');
+      process.env.KAFKA_VERSION = '4.1.2';
+      expect(kafkaVersion()).toBe('4.1.2');
+      expect(kafkaVersion('3.9.1')).toBe('3.9.1');
+      process.env.KAFKA_VERSION = 'latest';
+      expect(() => kafkaVersion()).toThrow(/not "<major>.<minor>.<patch>"/);
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
   });
 
   it('the CLI rejects a bad command line with exit code 2', () => {

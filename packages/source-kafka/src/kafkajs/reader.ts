@@ -7,6 +7,10 @@ import type { TopicPartition } from '../partition-id.js';
 import { OffsetOutOfRangeError, type KafkaReader, type PartitionWatermarks, type RawKafkaRecord, type ReadRequest } from '../reader.js';
 import { createKafkaClient } from './client.js';
 import { ConsumerSession, type ActiveRead } from './session.js';
+import { listOffsetsUncommitted } from './isolation.js';
+
+// Attempts of one ListOffsets call when the broker answers with a retriable error.
+const LIST_OFFSETS_ATTEMPTS = 5;
 
 /**
  * The kafkajs implementation of the reader. kafkajs has no manual assign(): ranges are read with a
@@ -27,6 +31,8 @@ export class KafkajsReader implements KafkaReader {
     private readonly logger: Logger,
   ) {
     this.kafka = createKafkaClient(options, logger);
+    // Ranges are planned with the admin client's ListOffsets: it must see what the reads will see.
+    if (options.readUncommitted) listOffsetsUncommitted(this.kafka);
   }
 
   private admin(): Promise<Admin> {
@@ -55,10 +61,29 @@ export class KafkajsReader implements KafkaReader {
     for (const topic of present) this.knownTopics.add(topic);
     const perTopic = await Promise.all(
       present.map(async (topic) =>
-        (await admin.fetchTopicOffsets(topic)).map((p) => ({ topic, partition: p.partition, low: Number(p.low), high: Number(p.high) })),
+        (await this.topicOffsets(admin, topic)).map((p) => ({ topic, partition: p.partition, low: Number(p.low), high: Number(p.high) })),
       ),
     );
     return perTopic.flat();
+  }
+
+  /**
+   * ListOffsets of every partition of `topic`. kafkajs' admin retries only an unknown topic; a
+   * leader that moved or is not ready yet (NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE: a
+   * restarted broker, a topic created a moment ago) is a retriable protocol error that it passes on
+   * at once. Retried here with the source's backoff, a few times, before planning fails.
+   */
+  private async topicOffsets(admin: Admin, topic: string): Promise<Awaited<ReturnType<Admin['fetchTopicOffsets']>>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await admin.fetchTopicOffsets(topic);
+      } catch (error) {
+        const { name, retriable } = error as { name?: string; retriable?: boolean };
+        if (name !== 'KafkaJSProtocolError' || retriable !== true || attempt >= LIST_OFFSETS_ATTEMPTS) throw error;
+        this.logger.debug({ topic, attempt, err: error }, 'ListOffsets failed with a retriable error; retrying');
+        await sleep(Math.min(this.options.retryInitialMs * 2 ** (attempt - 1), this.options.retryMaxMs));
+      }
+    }
   }
 
   async commitGroupOffsets(groupId: string, offsets: readonly (TopicPartition & { offset: number })[]): Promise<void> {
@@ -150,7 +175,7 @@ export class KafkajsReader implements KafkaReader {
   private async verify(topic: string, partition: number, offset: number): Promise<void> {
     // One ListOffsets round trip per range: cheap next to the fetches, and it catches a deleted
     // start before kafkajs would silently reset the position to the log start.
-    const marks = await (await this.admin()).fetchTopicOffsets(topic);
+    const marks = await this.topicOffsets(await this.admin(), topic);
     const mark = marks.find((m) => m.partition === partition);
     if (!mark) throw new Error(`partition ${topic}:${partition} is not in the cluster's metadata`);
     if (offset < Number(mark.low)) throw new OffsetOutOfRangeError(topic, partition, offset, Number(mark.low));
