@@ -3,6 +3,7 @@ import { MemoryLog, createMemoryLogSource } from '@microbatch/source-memory';
 import { createMemorySinkData, createMemoryTransactionalSink, type MemorySinkData } from '@microbatch/testkit';
 import {
   FencedError,
+  MicrobatchError,
   StreamingGroup,
   createMemoryCheckpointData,
   createMemoryCheckpointStore,
@@ -234,6 +235,25 @@ describe('a group of members sharing tasks', () => {
     expect(a.status).toBe('active');
     expect(a.tasks).toEqual([]);
     await a.stop();
+  });
+
+  it('a stop asked for while the member is still joining is a clean stop, not a failure', async () => {
+    const world = newWorld();
+    let giveUp!: (error: unknown) => void;
+    // A coordinator still waiting for its first assignment; stopping it makes start give up, as the Kafka one does.
+    const joining: Coordinator = {
+      kind: 'joining',
+      start: () => new Promise<void>((_resolve, reject) => (giveUp = reject)),
+      async stop() {
+        giveUp(new MicrobatchError('STOPPED', 'stopped before it joined the group'));
+      },
+    };
+    const m = member(world, joining);
+    const started = m.start();
+    await m.stop();
+    await expect(started).resolves.toBeUndefined();
+    await expect(m.awaitTermination()).resolves.toBeUndefined();
+    expect(m.status).toBe('stopped');
   });
 
   it('a program that shuffles is refused unless shufflesWithinTask acknowledges that shuffles see one task', async () => {

@@ -151,7 +151,9 @@ export class StreamingGroup {
       );
       await this.queue;
     } catch (error) {
-      this.fail(error);
+      // A stop asked for while joining (SIGTERM during start) makes the coordinator's start give
+      // up with STOPPED: that is the stop going as asked, not a failure.
+      if (!(this.state !== 'active' && isMicrobatchError(error, 'STOPPED'))) this.fail(error);
     }
     if (this.failure !== undefined) {
       await this.stop();
@@ -180,7 +182,6 @@ export class StreamingGroup {
     this.state = 'stopping';
     for (const timer of this.refencing.values()) clearTimeout(timer);
     this.refencing.clear();
-    this.removeSignalHandlers();
     await Promise.all(this.tasks.map((task) => this.stopTask(task, 'stopped', graceful)));
     try {
       await this.options.coordinator.stop();
@@ -188,6 +189,8 @@ export class StreamingGroup {
       this.logger.error({ err: error }, 'leaving the group failed');
     }
     this.state = 'stopped';
+    // Only now: a second SIGTERM during the stop must not kill the process halfway through it.
+    this.removeSignalHandlers();
     this.settle(this.failure);
   }
 
@@ -344,8 +347,8 @@ export class StreamingGroup {
       this.logger.info({ signal }, 'stopping the group member gracefully on signal');
       void this.stop({ graceful: true });
     };
-    process.once('SIGINT', handler);
-    process.once('SIGTERM', handler);
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
     this.removeSignalHandlers = () => {
       process.removeListener('SIGINT', handler);
       process.removeListener('SIGTERM', handler);
