@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createMemorySinkData, createMemoryTransactionalSink } from './memory-sink.js';
 import {
   CHECKPOINT_FORMAT_VERSION,
+  StreamingGroup,
   blobKey,
+  createStaticCoordinator,
+  createVirtualClock,
+  silentLogger,
+  taskAppId,
+  type Source,
   checkpointName,
   encodeCheckpoint,
   isMicrobatchError,
@@ -25,6 +32,8 @@ export interface CheckpointStoreSuiteFeatures {
   reopen?: boolean;
   /** Corrupt and truncated newest checkpoints. Runs only when `overwriteCheckpoint` is given. Default true. */
   corruption?: boolean;
+  /** Two members of a StreamingGroup sharing an app's tasks on this store (docs/semantics.md §10). Default true. */
+  tasks?: boolean;
 }
 
 type Test = (name: string, fn: () => Promise<void>) => unknown;
@@ -120,7 +129,7 @@ async function readAll(chunks: AsyncIterable<Uint8Array>): Promise<string> {
  */
 export function checkpointStoreSuite(options: CheckpointStoreSuiteOptions): void {
   const { describe, it } = options;
-  const features = { fencing: true, retention: true, blobs: true, reopen: true, corruption: true, ...options.features };
+  const features = { fencing: true, retention: true, blobs: true, reopen: true, corruption: true, tasks: true, ...options.features };
   const equal = (actual: unknown, expected: unknown) =>
     options.expect ? options.expect(actual).toStrictEqual(expected) : assert.deepStrictEqual(actual, expected);
 
@@ -175,6 +184,47 @@ export function checkpointStoreSuite(options: CheckpointStoreSuiteOptions): void
         await expectCode(store.latest(randomAppId()), 'STOPPED');
       });
     });
+
+    if (features.tasks) {
+      describe('tasks of a group', () => {
+        it('two members share four tasks on this store: every record once, each task its own epoch and checkpoints', withStores(async (open) => {
+          const appId = randomAppId('group');
+          const partitions = [0, 1, 2, 3].map((p) => Array.from({ length: 5 }, (_, i) => `p${p}-${i}`));
+          const source = (): Source<string> => ({
+            name: 'events',
+            latestOffsets: async () => Object.fromEntries(partitions.map((records, p) => [String(p), records.length])),
+            startOffsets: async (ps) => Object.fromEntries(ps.map((p) => [p, 0])),
+            read: async (range) => partitions[Number(range.partition)]!.slice(range.from, range.until),
+          });
+          const sink = createMemorySinkData<string>();
+          const members = [];
+          for (const member of [0, 1]) {
+            const store = await open({ logger: silentLogger });
+            members.push(
+              new StreamingGroup({
+                appId,
+                coordinator: createStaticCoordinator({ member, members: 2, tasks: 4 }),
+                logger: silentLogger,
+                stopOnSignals: false,
+                context: { batchIntervalMs: 1000, checkpoint: store, clock: createVirtualClock(1_700_000_000_000), maxRecordsPerPartition: 2, stopWhenIdle: true },
+                build: (ssc) => void ssc.source(source()).to(createMemoryTransactionalSink({ name: 'out', data: sink })),
+              }),
+            );
+          }
+          await Promise.all(members.map((m) => m.start()));
+          await Promise.all(members.map((m) => m.awaitTermination()));
+          const committed = [...sink.committed.values()].flatMap((c) => c.records).sort();
+          equal(committed, partitions.flat().sort());
+          equal(sink.mismatches, []);
+          const store = await open({});
+          for (let task = 0; task < 4; task++) {
+            equal(await store.currentEpoch(taskAppId(appId, task)), 1);
+            equal((await store.list(taskAppId(appId, task))).length > 0, true);
+          }
+          equal(await store.list(appId), []);
+        }));
+      });
+    }
 
     describe('namespacing', () => {
       it('apps sharing a backend never see or delete each other\'s data', withStores(async (open) => {

@@ -14,6 +14,8 @@ export interface GroupChaosOptions {
 
 /** How long a kill waits for its victim to reach the phase aimed at (a member may own no task): then it kills anyway. */
 const AIM_TIMEOUT_MS = 10_000;
+/** How long the final stop waits for a member to be up (its first assignment) before it signals it anyway. */
+const UP_TIMEOUT_MS = 30_000;
 /** How long a member may take to stop gracefully on SIGTERM before it counts as hung. */
 const STOP_TIMEOUT_MS = 60_000;
 
@@ -32,18 +34,26 @@ export async function groupChaos(o: GroupChaosOptions, write: (line: string) => 
   const live = new Set<Member>();
   const failures: string[] = [];
   const expectedEnds = new WeakSet<Member>();
-  // A member is up once it says it joins: before that, its process is still loading and has no
-  // signal handler yet, so a SIGTERM would kill it like any starting process (harmless, but not
-  // the graceful stop this test asks of members that run).
+  // A member is up once it has its first assignment ("tasks owned"): before it joins, its process
+  // may still be loading and have no signal handler yet, so a SIGTERM would kill it like any
+  // starting process (harmless, but not the graceful stop this test asks of members that run).
+  // A member that gets no assignment within UP_TIMEOUT_MS is stopped anyway.
   const up = new WeakMap<Member, Promise<void>>();
   let started = 0;
   const start = (args: readonly string[], trace: boolean) => {
     const member = spawnMember(`m${started++}`, args, { trace });
     up.set(member, new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, UP_TIMEOUT_MS);
       member.onLine((line) => {
-        if (line.includes('joining the group')) resolve();
+        if (line.startsWith('tasks owned:')) {
+          clearTimeout(timer);
+          resolve();
+        }
       });
-      void member.exited.then(() => resolve());
+      void member.exited.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
     }));
     live.add(member);
     void member.exited.then(({ code, signal }) => {
