@@ -134,11 +134,30 @@ export interface SimArgs {
 /**
  * Simulated members for the scale plan: `members` StreamingGroups in this one process, on loopback
  * to one broker, each task a context with its own Kafka source on an empty topic and a discarding
- * output, fs checkpoints. Commands on stdin (`add`, `remove`, `stop`) add a member, stop one
- * gracefully, or stop them all; every group event goes to the parent with the member's index.
+ * output, fs checkpoints. Commands on stdin (`add`, `remove`, `fast`, `cpu`, `stop`) add a member,
+ * stop one gracefully, switch to batches back to back, report CPU, or stop them all; every group event goes to the parent with the member's index.
  */
 async function simulatedMembers(args: SimArgs): Promise<{ batches: number; cpuSec: number }> {
   mkdirSync(args.checkpointDir, { recursive: true });
+  // Real time until the parent sends `fast`, then batches back to back (what an empty batch
+  // costs once nothing waits for the interval); never back, as virtual time runs ahead.
+  let fast = false;
+  const clock = (): Clock => {
+    let virtual = 0;
+    const now = () => {
+      if (!fast) return Date.now();
+      virtual ||= Date.now();
+      return virtual;
+    };
+    return {
+      now,
+      async sleep(ms, signal) {
+        if (!fast) return systemClock.sleep(ms, signal);
+        virtual = now() + Math.max(0, ms);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      },
+    };
+  };
   const store = createFsCheckpointStore({ dir: args.checkpointDir, logger: silentLogger });
   const groups: (StreamingGroup | undefined)[] = [];
   let batches = 0;
@@ -153,7 +172,7 @@ async function simulatedMembers(args: SimArgs): Promise<{ batches: number; cpuSe
       coordinator: createKafkaGroupCoordinator({ brokers: args.brokers, topics: [args.topic], sessionTimeoutMs: args.sessionTimeoutMs }),
       logger: silentLogger,
       stopOnSignals: false,
-      context: { batchIntervalMs: args.batchIntervalMs, checkpoint: store },
+      context: () => ({ batchIntervalMs: args.batchIntervalMs, checkpoint: store, clock: clock() }),
       build,
     });
     groups.push(group);
@@ -164,7 +183,8 @@ async function simulatedMembers(args: SimArgs): Promise<{ batches: number; cpuSe
       forTask: (task) => ({
         onBatchCompleted: (info) => {
           batches++;
-          emit('batch', { member, task, processingMs: info.processingDelay, totalMs: info.totalDelay, cpuSec: cpuSec() });
+          // Back to back, the count is enough: an event line per batch would cost more than the batch.
+          if (!fast) emit('batch', { member, task, processingMs: info.processingDelay, totalMs: info.totalDelay, cpuSec: cpuSec() });
         },
       }),
     });
@@ -188,7 +208,8 @@ async function simulatedMembers(args: SimArgs): Promise<{ batches: number; cpuSe
         groups[at] = undefined;
         emit('leaving', { member: at });
         void group.stop().then(() => emit('left', { member: at }));
-      } else if (command === 'cpu') emit('cpu', { cpuSec: cpuSec(), batches });
+      } else if (command === 'fast') fast = true;
+      else if (command === 'cpu') emit('cpu', { cpuSec: cpuSec(), batches });
       else if (command === 'stop') stop();
     }
   });
