@@ -24,6 +24,8 @@ export interface ChildOptions {
   nodeArgs?: string[];
   /** Resolve instead of failing when the child dies of this signal (scenario 5 kills it on purpose). */
   expectSignal?: NodeJS.Signals;
+  /** Give the child a stdin pipe (scenario 8 sends its simulated members commands). */
+  stdin?: boolean;
 }
 
 /** Set BENCH_CPU_PROF=<task,...> (or "all") to write a V8 CPU profile of those children into bench/profiles. */
@@ -40,7 +42,7 @@ export function runChild<R>(task: string, args: unknown, options: ChildOptions =
   const started = performance.now();
   const child = spawn(process.execPath, ['--import', 'tsx', ...(options.nodeArgs ?? []), ...profileArgs(task), CHILD, task, JSON.stringify(args)], {
     cwd: BENCH_DIR,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     env: { ...process.env, MICROBATCH_LOG_LEVEL: process.env.MICROBATCH_LOG_LEVEL ?? 'error' },
   });
   let result: { result: R; maxRssKB: number } | undefined;
