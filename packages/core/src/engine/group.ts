@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import type { Coordinator } from '../api/coordinator.js';
 import type { Logger } from '../api/logger.js';
 import { createDefaultLogger } from '../api/logger.js';
@@ -44,6 +45,9 @@ export interface StreamingGroupOptions {
   /** Default: createDefaultLogger({ appId }); each task logs through a child with `task`. */
   logger?: Logger;
 }
+
+/** Tasks a member starts at once after an assignment. */
+const TASK_STARTS_AT_ONCE = 4;
 
 /** Why a task stopped running in this member. */
 export type TaskStopReason = 'revoked' | 'fenced' | 'idle' | 'stopped' | 'failed';
@@ -213,13 +217,19 @@ export class StreamingGroup {
     const added = [...wanted].filter((t) => !this.running.has(t)).sort((a, b) => a - b);
     if (revoked.length > 0 || added.length > 0) this.logger.info({ revoked, added, owned: [...wanted].sort((a, b) => a - b) }, 'tasks reassigned');
     await Promise.all(revoked.map((task) => this.stopTask(task, 'revoked', true)));
-    for (const task of added) {
-      if (this.state !== 'active') return;
-      // A newer assignment arrived while this one was being handled: a task it no longer gives
-      // this member must not be started (it would fence its rightful owner for nothing).
-      if (!this.latest.has(task)) continue;
-      await this.startTask(task);
-    }
+    // A few at a time: each start waits on the store and sinks (epoch, recovery, state), and a
+    // member taking over many tasks after a failover should not start them one by one.
+    const limit = pLimit(TASK_STARTS_AT_ONCE);
+    await Promise.all(
+      added.map((task) =>
+        limit(async () => {
+          // A newer assignment arrived while this one was being handled: a task it no longer gives
+          // this member must not be started (it would fence its rightful owner for nothing).
+          if (this.state !== 'active' || !this.latest.has(task)) return;
+          await this.startTask(task);
+        }),
+      ),
+    );
   }
 
   private createTask(task: number): StreamingContext {
