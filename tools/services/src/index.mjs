@@ -52,10 +52,7 @@ export async function ensureServices(names = ALL_SERVICES, { log = defaultLog } 
     await stopAll(started, log);
     throw error;
   }
-  return {
-    env: Object.fromEntries(await Promise.all(names.map(async (n) => [(await plugin(n)).envVar, process.env[(await plugin(n)).envVar]]))),
-    stop: () => stopAll(started, log),
-  };
+  return handle(names, started, log);
 }
 
 /**
@@ -87,6 +84,11 @@ export async function startPrivateServices(names = ALL_SERVICES, { log = default
     await stopAll(started, log);
     throw error;
   }
+  return handle(names, started, log);
+}
+
+/** What both start functions return: the services' variables, and a stop of what they started. */
+async function handle(names, started, log) {
   return {
     env: Object.fromEntries(await Promise.all(names.map(async (n) => [(await plugin(n)).envVar, process.env[(await plugin(n)).envVar]]))),
     stop: () => stopAll(started, log),
