@@ -23,6 +23,9 @@ const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.now();
 const TASKS = 8;
+// The scale plan: task N reads partition N of each of SIM_TOPICS topics of SIM_TASKS partitions.
+const SIM_TOPICS = 10;
+const SIM_TASKS = 100;
 
 /** Polls `ready` every 50 ms; fails after `timeoutMs` saying what it waited for. */
 async function until(what: string, ready: () => boolean, timeoutMs: number): Promise<void> {
@@ -356,6 +359,9 @@ interface SimWindow {
 export interface SimResult {
   members: number;
   tasks: number;
+  /** Co-partitioned topics of `tasks` partitions each: a task reads one partition of every topic. */
+  topics: number;
+  partitions: number;
   batchIntervalMs: number;
   /** Every `batchIntervalMs` of real time: what keeping the tasks running costs, and how late their batches end. */
   interval: SimWindow & { totalDelayMs: { p50: number; p99: number } };
@@ -392,13 +398,13 @@ async function simWindow(sim: Simulation, tasks: number, windowMs: number): Prom
  * `members` simulated members on a topic of `tasks` partitions: a window of empty batches at the
  * interval, (10 members) one member leaving and one joining, then a window of batches back to back.
  */
-async function simulate(brokers: string[], topic: string, members: number, tasks: number, windowMs: number, sessionTimeoutMs: number): Promise<SimResult> {
+async function simulate(brokers: string[], topics: string[], members: number, tasks: number, windowMs: number, sessionTimeoutMs: number): Promise<SimResult> {
   const dir = mkdtempSync(join(tmpdir(), 'microbatch-bench-sim-'));
   const batchIntervalMs = 1000;
   const started = now();
-  const sim = new Simulation({ appId: `bench-sim-${tasks}-${randomBytes(3).toString('hex')}`, brokers, topic, checkpointDir: dir, members, sessionTimeoutMs, batchIntervalMs });
+  const sim = new Simulation({ appId: `bench-sim-${tasks}-${randomBytes(3).toString('hex')}`, brokers, topics, checkpointDir: dir, members, sessionTimeoutMs, batchIntervalMs });
   try {
-    log(`scenario 8: ${members} simulated member(s), ${tasks} task(s), empty batches every ${batchIntervalMs} ms, then back to back`);
+    log(`scenario 8: ${members} simulated member(s), ${tasks} task(s) over ${topics.length} topic(s) (${topics.length * tasks} partitions), empty batches every ${batchIntervalMs} ms, then back to back`);
     const covered = () => {
       const all = [...sim.assignments().values()].flat();
       return all.length === tasks && new Set(all).size === tasks && sim.assignments().size === members;
@@ -418,7 +424,7 @@ async function simulate(brokers: string[], topic: string, members: number, tasks
     sim.send('stop');
     const run = await sim.done;
     return {
-      members, tasks, batchIntervalMs,
+      members, tasks, topics: topics.length, partitions: topics.length * tasks, batchIntervalMs,
       interval: { ...interval, totalDelayMs: { p50: percentile(delays, 50), p99: percentile(delays, 99) } },
       backToBack, startMs, peakRssMB: run.peakRssMB, ...(rebalance ? { rebalance } : {}),
     };
@@ -462,15 +468,22 @@ async function rebalances(sim: Simulation, members: number): Promise<NonNullable
   };
 }
 
+/** Empty topics of `partitions[i]` partitions each, created (leaders elected) before `fn` and deleted after it. */
 async function withTopics<T>(brokers: string[], partitions: number[], fn: (topics: string[]) => Promise<T>): Promise<T> {
   const admin = new Kafka({ clientId: 'bench', brokers, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
-  const topics = partitions.map((p) => `mbbench-sim-${p}-${randomBytes(3).toString('hex')}`);
+  const tag = randomBytes(3).toString('hex');
+  const topics = partitions.map((p, i) => `mbbench-sim-${tag}-${i}-${p}`);
   try {
-    await admin.createTopics({ topics: topics.map((topic, i) => ({ topic, numPartitions: partitions[i]!, replicationFactor: 1 })), waitForLeaders: true });
+    const created = now();
+    // One topic per request, each with its own timeout: a broker creating 1000 partitions takes a while.
+    for (const [i, topic] of topics.entries()) {
+      await admin.createTopics({ topics: [{ topic, numPartitions: partitions[i]!, replicationFactor: 1 }], waitForLeaders: true, timeout: 60_000 });
+    }
+    log(`scenario 8: created ${topics.length} topic(s), ${partitions.reduce((a, p) => a + p, 0)} partitions, in ${sec(now() - created)}`);
     return await fn(topics);
   } finally {
-    await admin.deleteTopics({ topics }).catch((error) => log(`delete topics: ${error}`));
+    await admin.deleteTopics({ topics, timeout: 60_000 }).catch((error) => log(`delete topics: ${error}`));
     await admin.disconnect();
   }
 }
@@ -485,10 +498,10 @@ export async function groupScaleOut(e: EndToEnd, s: Sizes): Promise<ScenarioResu
   const [one, two, three] = drains as [DrainResult, DrainResult, DrainResult];
   const failover = await failoverAndJoin(e, sessionTimeoutMs);
   const simWindowMs = s.rounds > 1 ? 8_000 : 3_000;
-  const [single, many] = await withTopics(e.brokers, [1, 100], async ([t1, t100]) => [
-    await simulate(e.brokers, t1!, 1, 1, simWindowMs, sessionTimeoutMs),
-    await simulate(e.brokers, t100!, 10, 100, simWindowMs, sessionTimeoutMs),
-  ]);
+  // The plan of issue 13: 1000 partitions (10 co-partitioned topics of 100), 100 tasks, 10 members;
+  // against 1 task over 1 topic of 1 partition in 1 member.
+  const single = await withTopics(e.brokers, [1], (topics) => simulate(e.brokers, topics, 1, 1, simWindowMs, sessionTimeoutMs));
+  const many = await withTopics(e.brokers, Array.from({ length: SIM_TOPICS }, () => SIM_TASKS), (topics) => simulate(e.brokers, topics, 10, SIM_TASKS, simWindowMs, sessionTimeoutMs));
 
   const speedup = two.eventsPerSec / one.eventsPerSec;
   const cpuRatio = three.cpuMsPerEventDrain / one.cpuMsPerEventDrain;
@@ -540,7 +553,7 @@ export async function groupScaleOut(e: EndToEnd, s: Sizes): Promise<ScenarioResu
     },
     {
       id: '8d',
-      title: `scale plan: ${many.tasks} tasks over ${many.members} simulated members in one process (loopback, one broker), empty batches`,
+      title: `scale plan: ${many.tasks} tasks over ${many.members} simulated members in one process (${many.partitions} partitions: ${many.topics} co-partitioned topics of ${many.tasks}, one Kafka source per task; loopback, one broker), empty batches`,
       project: `back to back: ${many.backToBack.cpuMsPerBatch.toFixed(2)} CPU ms per batch (broker ${many.backToBack.kafkaCpuMsPerBatch.toFixed(2)}), a batch per task every ${many.backToBack.wallMsPerBatchPerTask.toFixed(0)} ms; every ${many.batchIntervalMs} ms: ${many.interval.cores.toFixed(2)} cores (${many.interval.cpuMsPerBatch.toFixed(2)} ms per batch), batch end p50/p99 ${many.interval.totalDelayMs.p50}/${many.interval.totalDelayMs.p99} ms after its time; all tasks running ${sec(many.startMs)} after spawn`,
       baseline: `1 task, 1 member: back to back ${single.backToBack.cpuMsPerBatch.toFixed(2)} CPU ms per batch (broker ${single.backToBack.kafkaCpuMsPerBatch.toFixed(2)}), every ${single.backToBack.wallMsPerBatchPerTask.toFixed(1)} ms; every ${single.batchIntervalMs} ms: ${single.interval.cores.toFixed(2)} cores, batch end p50/p99 ${single.interval.totalDelayMs.p50}/${single.interval.totalDelayMs.p99} ms`,
       ratio: perBatchRatio,
@@ -552,7 +565,7 @@ export async function groupScaleOut(e: EndToEnd, s: Sizes): Promise<ScenarioResu
     },
     {
       id: '8e',
-      title: `scale plan: rebalance of ${many.tasks} tasks over ${many.members} members, one member leaving (graceful) / one joining`,
+      title: `scale plan: rebalance of ${many.tasks} tasks (${many.partitions} partitions) over ${many.members} members, one member leaving (graceful) / one joining`,
       project: `leave: assignment everywhere ${sec(rb.leave.assignedEverywhereMs)}, its ${rb.leave.movedTasks.length} tasks running again ${sec(rb.leave.runningMs)}; join: assignment everywhere ${sec(rb.join.assignedEverywhereMs)}, ${rb.join.movedTasks.length} tasks running in the new member ${sec(rb.join.runningMs)}`,
       baseline: '5 s (proposed here)',
       ratio: rebalanceWorst / 5000,

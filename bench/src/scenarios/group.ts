@@ -123,8 +123,9 @@ async function groupMember(args: MemberArgs): Promise<MemberResult> {
 export interface SimArgs {
   readonly appId: string;
   readonly brokers: string[];
-  readonly topic: string;
   readonly checkpointDir: string;
+  /** Co-partitioned topics: task N reads partition N of every one, through one Kafka source subscribed to all. */
+  readonly topics: string[];
   /** Members in this process, each with its own Kafka group coordinator (its own connections). */
   readonly members: number;
   readonly sessionTimeoutMs: number;
@@ -133,7 +134,7 @@ export interface SimArgs {
 
 /**
  * Simulated members for the scale plan: `members` StreamingGroups in this one process, on loopback
- * to one broker, each task a context with its own Kafka source on an empty topic and a discarding
+ * to one broker, each task a context with its own Kafka source (one client) on empty co-partitioned topics and a discarding
  * output, fs checkpoints. Commands on stdin (`add`, `remove`, `fast`, `cpu`, `stop`) add a member,
  * stop one gracefully, switch to batches back to back, report CPU, or stop them all; every group event goes to the parent with the member's index.
  */
@@ -162,14 +163,14 @@ async function simulatedMembers(args: SimArgs): Promise<{ batches: number; cpuSe
   const groups: (StreamingGroup | undefined)[] = [];
   let batches = 0;
   const build = (ssc: StreamingContext) => {
-    const source = createKafkaSource({ name: 'kafka', brokers: args.brokers, topics: [args.topic], startingOffsets: 'earliest' });
+    const source = createKafkaSource({ name: 'kafka', brokers: args.brokers, topics: args.topics, startingOffsets: 'earliest' });
     ssc.source(source).foreachBatch(async (batch) => void (await batch.count()), { name: 'discard' });
   };
   const addMember = async () => {
     const member = groups.length;
     const group = new StreamingGroup({
       appId: args.appId,
-      coordinator: createKafkaGroupCoordinator({ brokers: args.brokers, topics: [args.topic], sessionTimeoutMs: args.sessionTimeoutMs }),
+      coordinator: createKafkaGroupCoordinator({ brokers: args.brokers, topics: args.topics, sessionTimeoutMs: args.sessionTimeoutMs }),
       logger: silentLogger,
       stopOnSignals: false,
       context: () => ({ batchIntervalMs: args.batchIntervalMs, checkpoint: store, clock: clock() }),
