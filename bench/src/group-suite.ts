@@ -478,7 +478,22 @@ async function withTopics<T>(brokers: string[], partitions: number[], fn: (topic
     const created = now();
     // One topic per request, each with its own timeout: a broker creating 1000 partitions takes a while.
     for (const [i, topic] of topics.entries()) {
-      await admin.createTopics({ topics: [{ topic, numPartitions: partitions[i]!, replicationFactor: 1 }], waitForLeaders: true, timeout: 60_000 });
+      await admin.createTopics({ topics: [{ topic, numPartitions: partitions[i]!, replicationFactor: 1 }], timeout: 60_000 });
+    }
+    // Not kafkajs's waitForLeaders: it retries only LEADER_NOT_AVAILABLE, and a KRaft broker may
+    // answer UNKNOWN_TOPIC_OR_PARTITION for a topic it has just created (seen here: the run failed).
+    const led = async () => {
+      try {
+        const { topics: meta } = await admin.fetchTopicMetadata({ topics });
+        return meta.every((t, i) => t.partitions.length === partitions[i] && t.partitions.every((p) => p.leader >= 0));
+      } catch {
+        return false;
+      }
+    };
+    const deadline = now() + 120_000;
+    while (!(await led())) {
+      if (now() > deadline) throw new Error(`scenario 8: the ${topics.length} topics' partitions have no leader 120 s after their creation`);
+      await sleep(200);
     }
     log(`scenario 8: created ${topics.length} topic(s), ${partitions.reduce((a, p) => a + p, 0)} partitions, in ${sec(now() - created)}`);
     return await fn(topics);
