@@ -478,9 +478,9 @@ async function withTopics<T>(brokers: string[], partitions: number[], fn: (topic
     const created = now();
     // One topic per request, each with its own timeout: a broker creating 1000 partitions takes a while.
     for (const [i, topic] of topics.entries()) {
-      await admin.createTopics({ topics: [{ topic, numPartitions: partitions[i]!, replicationFactor: 1 }], timeout: 60_000 });
+      await admin.createTopics({ topics: [{ topic, numPartitions: partitions[i]!, replicationFactor: 1 }], waitForLeaders: false, timeout: 60_000 });
     }
-    // Not kafkajs's waitForLeaders: it retries only LEADER_NOT_AVAILABLE, and a KRaft broker may
+    // Not kafkajs's waitForLeaders (on by default): it retries only LEADER_NOT_AVAILABLE, and a KRaft broker may
     // answer UNKNOWN_TOPIC_OR_PARTITION for a topic it has just created (seen here: the run failed).
     const led = async () => {
       try {
