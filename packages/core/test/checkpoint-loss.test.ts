@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryLog, createMemoryLogSource } from '@microbatch/source-memory';
-import { createCrashSwitch, createMemorySinkData, createMemoryTransactionalSink, type MemorySinkData } from '@microbatch/testkit';
+import { createCrashSwitch, createMemorySinkData, createMemoryTransactionalSink, createRecordingLogger, type MemorySinkData } from '@microbatch/testkit';
 import { createMemoryCheckpointData, createMemoryCheckpointStore, type Logger, type MemoryCheckpointData, type StreamingContext } from '../src/index.js';
 import { testContext, uniqueAppId } from './helpers.js';
 
@@ -54,15 +54,6 @@ const committedTwice = (world: World) => {
   return records.filter((r, i) => records.indexOf(r) !== i);
 };
 
-function capture(): { logger: Logger; lines: Array<{ level: string; msg: string }> } {
-  const lines: Array<{ level: string; msg: string }> = [];
-  const make = (): Logger => {
-    const at = (level: string) => (_obj: unknown, msg?: string) => void lines.push({ level, msg: msg ?? '' });
-    return { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), fatal: at('fatal'), child: () => make() } as unknown as Logger;
-  };
-  return { logger: make(), lines };
-}
-
 describe('a corrupt newest checkpoint', () => {
   it('refuses start with CHECKPOINT_CORRUPT naming the corrupt and the last valid checkpoint, and outputs nothing twice', async () => {
     const world = newWorld();
@@ -84,18 +75,18 @@ describe('a corrupt newest checkpoint', () => {
     const corrupt = all.at(-1)!;
     world.store.checkpoints.get(world.appId)!.set(corrupt, new TextEncoder().encode('garbled'));
 
-    const { logger, lines } = capture();
+    const logger = createRecordingLogger();
     const restarted = processOf(world, { recoverFromOlderCheckpoint: true, logger });
     await restarted.start();
     await restarted.awaitTermination();
-    expect(lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual([
+    expect(logger.messages.error).toEqual([
       expect.stringContaining('starting from an older one'),
       expect.stringContaining('a sink committed batches the checkpoint does not know'),
     ]);
     // New checkpoints sort after the corrupt one, so it never shadows them as "newest".
     expect(names(world).filter((n) => n > corrupt).length).toBeGreaterThan(0);
     // A corrupt retained checkpoint is reported once, not on every write while it stays.
-    expect(lines.filter((l) => l.msg.includes('blob collection is postponed')).length).toBeLessThanOrEqual(1);
+    expect(logger.messages.warn.filter((m) => m.includes('blob collection is postponed')).length).toBeLessThanOrEqual(1);
   });
 });
 

@@ -5,6 +5,7 @@ import { InputDStream } from '../dstream/input.js';
 import { MicrobatchError, isMicrobatchError } from '../errors.js';
 import { ListenerBus, type StreamingListener } from './listener.js';
 import { resolveOptions, type ResolvedOptions, type StreamingContextOptions } from './options.js';
+import { onStopSignals } from './stop-signals.js';
 import { StreamTask } from './stream-task.js';
 import type { Logger } from '../api/logger.js';
 
@@ -189,15 +190,6 @@ export class StreamingContext {
 
   private installSignalHandlers(): void {
     if (!this.options.stopOnSignals) return;
-    const handler = (signal: NodeJS.Signals) => {
-      this.logger.info({ signal }, 'stopping gracefully on signal');
-      void this.stop({ graceful: true });
-    };
-    process.once('SIGINT', handler);
-    process.once('SIGTERM', handler);
-    this.removeSignalHandlers = () => {
-      process.removeListener('SIGINT', handler);
-      process.removeListener('SIGTERM', handler);
-    };
+    this.removeSignalHandlers = onStopSignals(this.logger, 'stopping gracefully on signal', () => void this.stop({ graceful: true }), { once: true });
   }
 }

@@ -7,6 +7,7 @@ import { MicrobatchError, invalidOption, isMicrobatchError } from '../errors.js'
 import { StreamingContext } from './context.js';
 import type { StreamingListener } from './listener.js';
 import type { StreamingContextOptions } from './options.js';
+import { onStopSignals } from './stop-signals.js';
 
 export type TaskContextOptions = Omit<StreamingContextOptions, 'appId' | 'task' | 'stopOnSignals' | 'logger'>;
 
@@ -353,15 +354,10 @@ export class StreamingGroup {
 
   private installSignalHandlers(): void {
     if (this.options.stopOnSignals === false) return;
-    const handler = (signal: NodeJS.Signals) => {
-      this.logger.info({ signal }, 'stopping the group member gracefully on signal');
-      void this.stop({ graceful: true });
-    };
-    process.on('SIGINT', handler);
-    process.on('SIGTERM', handler);
-    this.removeSignalHandlers = () => {
-      process.removeListener('SIGINT', handler);
-      process.removeListener('SIGTERM', handler);
-    };
+    // Not once: the handlers stay until the stop is done, so a second signal cannot kill the
+    // member halfway through leaving the group.
+    this.removeSignalHandlers = onStopSignals(this.logger, 'stopping the group member gracefully on signal', () => void this.stop({ graceful: true }), {
+      once: false,
+    });
   }
 }

@@ -98,6 +98,7 @@ export async function recover(
   // After a fallback, new checkpoints and batch times must come after the corrupt ones too: a new
   // batch under a lost plan's time could meet that plan's markers and be skipped over other ranges.
   const lost = latest?.skipped.map((s) => s.name) ?? [];
+  const checkpointedBatchTime = checkpoint ? checkpointBatchTime(checkpoint) : 0;
   return {
     checkpoint,
     seq: Math.max(checkpoint?.seq ?? 0, ...lost.map(seqFromCheckpointName)),
@@ -106,8 +107,8 @@ export async function recover(
     retained,
     stateReplay,
     snapshot,
-    lastBatchTime: Math.max(checkpoint ? checkpointBatchTime(checkpoint) : 0, ...lost.map(batchTimeFromCheckpointName)),
-    checkpointedBatchTime: checkpoint ? checkpointBatchTime(checkpoint) : 0,
+    lastBatchTime: Math.max(checkpointedBatchTime, ...lost.map(batchTimeFromCheckpointName)),
+    checkpointedBatchTime,
     lastCompletedTime: checkpoint?.lastCompletedTime,
   };
 }
