@@ -18,7 +18,8 @@ export interface StreamingGroupOptions {
   coordinator: Coordinator;
   /**
    * Builds one task's program on its own context: sources, transformations and outputs, exactly
-   * as for a single process. Called each time this member starts a task. Required.
+   * as for a single process. Called each time this member starts a task, and once more at start
+   * for a check of the program (task 0, never started or opened), so create clients lazily. Required.
    */
   build: (ssc: StreamingContext, task: number) => void;
   /**
