@@ -1,5 +1,5 @@
 export { createKafkaSource, type KafkaSource, type KafkaSourceElement, type KafkaSourceMetrics } from './source.js';
-export type { KafkaSourceOptions, ResolvedOptions, StartingOffset, DeserializationErrorPolicy } from './options.js';
+export type { KafkaSourceOptions, ReaderScope, ResolvedOptions, StartingOffset, DeserializationErrorPolicy } from './options.js';
 export {
   isDeadLetter,
   isKafkaRecord,
