@@ -102,6 +102,8 @@ describe('event-time windows', () => {
       .reduceByKeyAndEventWindow((a, b) => a + b, 10_000, undefined, { name: 'w', late: 'drop' });
     const late: unknown[] = [];
     const dropped: number[] = [];
+    const rejected: unknown[] = [];
+    ssc.addListener({ onRecordsRejected: (event) => void rejected.push(event) });
     windows.late().foreachBatch(async (b) => void late.push(...(await b.collect())), { name: 'late' });
     windows.foreachBatch(async () => void dropped.push(windows.progress.lastCounts.dropped), { name: 'results' });
     await ssc.start();
@@ -109,6 +111,8 @@ describe('event-time windows', () => {
     expect(late).toEqual([]);
     // Counts are those of the batch committed before each output ran: batch 2 dropped 2.
     expect(dropped).toEqual([0, 0, 2, 0]);
+    // Metrics and the dashboard see them as rejected records of the operator.
+    expect(rejected).toEqual([{ source: 'w', reason: 'late', action: 'dropped', count: 2 }]);
   });
 
   it('an extractor returning a non-finite number fails the batch with INVALID_RECORD by default, never a NaN window', async () => {
@@ -157,6 +161,7 @@ describe('event-time windows', () => {
       .source(createMemoryLogSource(log, { name: 'views' }))
       .map((r) => r.value)
       .withWatermark(([, ts]) => ts, { delayMs: 0, idleAfterBatches: 2 })
+      .map(([page]): [string, number] => [page, 1])
       .reduceByKeyAndEventWindow((a, b) => a + b, 10_000, undefined, { name: 'w' });
     windows.foreachBatch(async () => void watermarks.push(windows.progress.watermark), { name: 'out' });
     await ssc.start();

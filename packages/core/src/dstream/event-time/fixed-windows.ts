@@ -19,6 +19,8 @@ export class FixedWindows<K, V, A> implements WindowKind<K, V, A, FixedPartial<K
     private readonly aggregation: Aggregation<V, A>,
     /** Called with each staged value, to fail the batch on a value the snapshot cannot hold. */
     private readonly check: (key: unknown, value: A) => void,
+    /** Update mode: remember which windows a batch changed. */
+    private readonly trackChanges: boolean,
   ) {}
 
   get size(): number {
@@ -42,7 +44,7 @@ export class FixedWindows<K, V, A> implements WindowKind<K, V, A, FixedPartial<K
   }
 
   begin(): WindowTransaction<K, A, FixedPartial<K, V, A>> {
-    return new FixedTransaction(this.committed, this.sizeMs, this.aggregation, this.check);
+    return new FixedTransaction(this.committed, this.sizeMs, this.aggregation, this.check, this.trackChanges);
   }
 
   *entries(): Iterable<[unknown, unknown]> {
@@ -71,6 +73,7 @@ class FixedTransaction<K, V, A> implements WindowTransaction<K, A, FixedPartial<
     private readonly sizeMs: number,
     private readonly aggregation: Aggregation<V, A>,
     private readonly check: (key: unknown, value: A) => void,
+    private readonly trackChanges: boolean,
   ) {}
 
   apply(partials: readonly FixedPartial<K, V, A>[]): void {
@@ -85,7 +88,8 @@ class FixedTransaction<K, V, A> implements WindowTransaction<K, A, FixedPartial<
           const next = current === undefined && !windows.has(key) ? acc : merge(current as A, acc);
           this.check(key, next);
           windows.set(key, next);
-          touched.set(key, true);
+          // Only update mode reads which windows changed.
+          if (this.trackChanges) touched.set(key, true);
         }
       }
     }

@@ -50,7 +50,6 @@ export class EventWindowOperator<S, K, V, A, P> implements StatefulOperator {
     private readonly spec: ResolvedWatermark,
     private readonly kind: WindowKind<K, V, A, P>,
     private readonly options: ResolvedWindowOptions,
-    private readonly onCommitted?: (counts: LateCounts, watermark: number | null) => void,
   ) {}
 
   get name(): string {
@@ -105,7 +104,15 @@ export class EventWindowOperator<S, K, V, A, P> implements StatefulOperator {
     prepared.tx.commit();
     this.watermark = prepared.watermark;
     this.lastCounts = prepared.counts;
-    this.onCommitted?.(prepared.counts, prepared.watermark.watermark);
+    this.report(generation, prepared.counts);
+  }
+
+  /** Metrics and the dashboard count late and invalid records like a source's rejected ones, per committed batch. */
+  private report(generation: BatchGeneration, counts: LateCounts): void {
+    const late = this.options.late === 'drop' ? 'dropped' : 'side-output';
+    const invalid = this.options.invalidEventTime === 'drop' ? 'dropped' : 'side-output';
+    if (counts.late > 0) generation.reportRejected?.({ source: this.name, reason: 'late', action: late, count: counts.late });
+    if (counts.invalidEventTime > 0) generation.reportRejected?.({ source: this.name, reason: 'invalid-event-time', action: invalid, count: counts.invalidEventTime });
   }
 
   snapshot(batchTime: number): AsyncIterable<Uint8Array> {

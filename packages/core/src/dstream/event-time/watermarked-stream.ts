@@ -78,14 +78,14 @@ export class WatermarkedStream<S, T = S> {
   ): EventWindowDStream<K, V, S> {
     const { sizeMs: size, slideMs: slide } = resolveFixedWindow(sizeMs, slideMs);
     const resolved = resolveWindowOptions(options);
-    return this.build(new FixedWindows<K, V, V>(size, slide, reducing(reduce), snapshotCheck(resolved.name)), resolved);
+    return this.build(new FixedWindows<K, V, V>(size, slide, reducing(reduce), snapshotCheck(resolved.name), resolved.outputMode === 'update'), resolved);
   }
 
   /** Per key, every value of each tumbling or sliding event-time window, in input order. */
   windowByEventTime<K, V>(this: WatermarkedStream<S, [K, V]>, sizeMs: number, slideMs?: number, options?: EventWindowOptions): EventWindowDStream<K, V[], S> {
     const { sizeMs: size, slideMs: slide } = resolveFixedWindow(sizeMs, slideMs);
     const resolved = resolveWindowOptions(options);
-    return this.build(new FixedWindows<K, V, V[]>(size, slide, collecting<V>(), snapshotCheck(resolved.name)), resolved);
+    return this.build(new FixedWindows<K, V, V[]>(size, slide, collecting<V>(), snapshotCheck(resolved.name), resolved.outputMode === 'update'), resolved);
   }
 
   /** Per key, `reduce` over session windows: records less than `gapMs` apart in event time form one session [first, last + gapMs). */
