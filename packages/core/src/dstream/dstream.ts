@@ -267,7 +267,7 @@ export abstract class DStream<T> {
   /** Event times from `extract` (ms) and a watermark `delayMs` behind them: the base of event-time windows. */
   withWatermark(extract: (record: T) => number, options: WatermarkOptions): WatermarkedStream<T> {
     const spec = resolveWatermark(extract, options);
-    return new WatermarkedStream<T>(this, { extract, chain: (record, emit) => emit(record), spec }, {
+    return new WatermarkedStream<T>(this, { extract, pipe: (emit) => ({ push: emit }), spec }, {
       register: (operator) => this.registerStateful(operator),
       derive: (build, countsAsReader) => new DerivedDStream(this.graph, countsAsReader ? [this] : [], build, { ownState: true }),
     });

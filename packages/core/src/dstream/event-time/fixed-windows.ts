@@ -1,9 +1,37 @@
 import { KeyedMap } from '../../hash.js';
-import { KeyFold } from '../../key-fold.js';
 import type { Aggregation, EventWindow, WindowKind, WindowTransaction } from './window-kind.js';
 
-/** Per window start, a fold of the batch's records of one partition. */
-type FixedPartial<K, V, A> = Map<number, KeyFold<K, V, A>>;
+/**
+ * One window start's fold of one partition's records, in first-seen key order (primitive keys,
+ * then composite ones). forEach hands out entries without building [key, value] pairs.
+ */
+class WindowFold<K, V, A> {
+  private readonly primitives = new Map<K, A>();
+  private composites: KeyedMap<K, A> | undefined;
+
+  push(key: K, value: V, aggregation: Aggregation<V, A>): void {
+    if (typeof key === 'object' && key !== null) {
+      this.composites ??= new KeyedMap();
+      const current = this.composites.get(key);
+      this.composites.set(key, current === undefined && !this.composites.has(key) ? aggregation.init(value) : aggregation.add(current as A, value));
+      return;
+    }
+    const current = this.primitives.get(key);
+    this.primitives.set(key, current === undefined && !this.primitives.has(key) ? aggregation.init(value) : aggregation.add(current as A, value));
+  }
+
+  forEach(fn: (acc: A, key: K) => void): void {
+    this.primitives.forEach(fn);
+    if (this.composites) for (const [key, acc] of this.composites.entries()) fn(acc, key);
+  }
+}
+
+/** Per window start, a fold of the batch's records of one partition; the last start is cached (input is mostly ordered). */
+interface FixedPartial<K, V, A> {
+  readonly folds: Map<number, WindowFold<K, V, A>>;
+  lastStart: number;
+  lastFold: WindowFold<K, V, A> | undefined;
+}
 
 /**
  * Tumbling (slide = size) and sliding event-time windows [start, start + size), starts at
@@ -30,16 +58,18 @@ export class FixedWindows<K, V, A> implements WindowKind<K, V, A, FixedPartial<K
   }
 
   newPartial(): FixedPartial<K, V, A> {
-    return new Map();
+    return { folds: new Map(), lastStart: Number.NaN, lastFold: undefined };
   }
 
   add(partial: FixedPartial<K, V, A>, key: K, value: V, eventTime: number): void {
-    const { sizeMs, slideMs } = this;
+    const { sizeMs, slideMs, aggregation } = this;
     // Every window [s, s + size) with s <= eventTime < s + size: one when tumbling.
     for (let start = Math.floor(eventTime / slideMs) * slideMs; start > eventTime - sizeMs; start -= slideMs) {
-      let fold = partial.get(start);
-      if (!fold) partial.set(start, (fold = new KeyFold(this.aggregation.init, this.aggregation.add)));
-      fold.push(key, value);
+      let fold = start === partial.lastStart ? partial.lastFold : partial.folds.get(start);
+      if (!fold) partial.folds.set(start, (fold = new WindowFold()));
+      partial.lastStart = start;
+      partial.lastFold = fold;
+      fold.push(key, value, aggregation);
     }
   }
 
@@ -79,18 +109,18 @@ class FixedTransaction<K, V, A> implements WindowTransaction<K, A, FixedPartial<
   apply(partials: readonly FixedPartial<K, V, A>[]): void {
     const { merge } = this.aggregation;
     for (const partial of partials) {
-      for (const [start, fold] of partial) {
+      for (const [start, fold] of partial.folds) {
         const windows = this.writable(start);
         let touched = this.touched.get(start);
         if (!touched) this.touched.set(start, (touched = new KeyedMap()));
-        for (const [key, acc] of fold.entries()) {
+        fold.forEach((acc, key) => {
           const current = windows.get(key);
           const next = current === undefined && !windows.has(key) ? acc : merge(current as A, acc);
           this.check(key, next);
           windows.set(key, next);
           // Only update mode reads which windows changed.
-          if (this.trackChanges) touched.set(key, true);
-        }
+          if (this.trackChanges) touched!.set(key, true);
+        });
       }
     }
   }

@@ -9,7 +9,7 @@ import type { BatchGeneration } from '../generation.js';
 import type { LateCounts, LateRecord } from './late-record.js';
 import type { ResolvedWatermark, ResolvedWindowOptions } from './options.js';
 import { advanceWatermark, initialWatermark, isLate, type WatermarkState } from './watermark.js';
-import type { EventWindow, WindowKind, WindowTransaction } from './window-kind.js';
+import type { EventWindow, RecordPipe, WindowKind, WindowTransaction } from './window-kind.js';
 
 const WATERMARK_KEY = '$watermark';
 
@@ -45,8 +45,8 @@ export class EventWindowOperator<S, K, V, A, P> implements StatefulOperator {
   constructor(
     private readonly parent: (generation: BatchGeneration) => Batch<S> | undefined,
     private readonly extract: (record: S) => number,
-    /** The transformations after withWatermark: a record to the [key, value] pairs it adds to windows. */
-    private readonly pairs: (record: S, emit: (pair: [K, V]) => void) => void,
+    /** The transformations after withWatermark, fused: where the [key, value] pairs go -> a function of one input record. */
+    private readonly pairs: (emit: (pair: [K, V]) => void) => RecordPipe<S>,
     private readonly spec: ResolvedWatermark,
     private readonly kind: WindowKind<K, V, A, P>,
     private readonly options: ResolvedWindowOptions,
@@ -146,7 +146,8 @@ export class EventWindowOperator<S, K, V, A, P> implements StatefulOperator {
     const n = this.options.numPartitions ?? Math.max(1, prepared.ranges.length);
     const parts: EventWindow<K, A>[][] = Array.from({ length: n }, () => []);
     for (const window of prepared.results) parts[partitionOf(window.key, n)]!.push(window);
-    const plans = parts.map((records) => ({ ranges: generation.ranges, compute: async () => [...records] }));
+    // Handed out as they are: outputs never mutate a batch's records.
+    const plans = parts.map((records) => ({ ranges: generation.ranges, compute: async () => records }));
     return new Batch(generation.time, plans, { concurrency: generation.concurrency });
   }
 
@@ -154,7 +155,7 @@ export class EventWindowOperator<S, K, V, A, P> implements StatefulOperator {
   late(generation: BatchGeneration): Batch<LateRecord<S>> | undefined {
     const prepared = this.prepared.get(generation);
     if (!prepared) return undefined;
-    const plans = prepared.late.map((records, i) => ({ ranges: prepared.ranges[i]!, compute: async () => [...records] as LateRecord<S>[] }));
+    const plans = prepared.late.map((records, i) => ({ ranges: prepared.ranges[i]!, compute: async () => records as LateRecord<S>[] }));
     return new Batch(generation.time, plans, { concurrency: generation.concurrency });
   }
 
@@ -165,6 +166,10 @@ export class EventWindowOperator<S, K, V, A, P> implements StatefulOperator {
     const counts = { late: 0, invalidEventTime: 0, dropped: 0 };
     let max: number | null = null;
     const { late: latePolicy, invalidEventTime: invalidPolicy } = this.options;
+    const kind = this.kind;
+    // The event time of the record being piped: set before each call, read by `toWindows`.
+    let current = 0;
+    const toWindows = this.pairs((pair) => kind.add(partial, pair[0], pair[1], current));
     await batch.pull(index, (record) => {
       const eventTime = this.extract(record);
       if (typeof eventTime !== 'number' || !Number.isFinite(eventTime)) {
@@ -184,7 +189,8 @@ export class EventWindowOperator<S, K, V, A, P> implements StatefulOperator {
         else late.push({ reason: 'late', record, eventTime, watermark: watermark!, batchTime });
         return;
       }
-      this.pairs(record, ([key, value]) => this.kind.add(partial, key, value, eventTime));
+      current = eventTime;
+      toWindows.push(record);
     });
     return { partial, late, counts, max: max as number | null };
   }

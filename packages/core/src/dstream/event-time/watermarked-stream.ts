@@ -8,7 +8,7 @@ import type { LateCounts, LateRecord } from './late-record.js';
 import { EventWindowOperator, snapshotCheck } from './operator.js';
 import { resolveFixedWindow, resolveGap, resolveWindowOptions, type EventWindowOptions, type ResolvedWatermark, type ResolvedWindowOptions } from './options.js';
 import { SessionWindows } from './session-windows.js';
-import type { Aggregation, EventWindow, WindowKind } from './window-kind.js';
+import type { Aggregation, EventWindow, RecordPipe, WindowKind } from './window-kind.js';
 
 /** What DStream hands the builder: how to register a stateful operator and derive streams from it. */
 export interface StatefulHooks {
@@ -31,8 +31,11 @@ export interface EventWindowDStream<K, A, S> extends DStream<EventWindow<K, A>> 
 /** The event-time part of a watermarked stream; method syntax keeps WatermarkedStream covariant in its types. */
 interface EventTimes<S, T> {
   extract(record: S): number;
-  /** The map/filter/flatMap applied since withWatermark: one input record to its records now. */
-  chain(record: S, emit: (record: T) => void): void;
+  /**
+   * The map/filter/flatMap applied since withWatermark, fused: given where its records go, a
+   * function taking one input record. Built once per partition, so no closure per record.
+   */
+  pipe(emit: (record: T) => void): RecordPipe<S>;
   readonly spec: ResolvedWatermark;
 }
 
@@ -101,7 +104,7 @@ export class WatermarkedStream<S, T = S> {
       this.stream,
       {
         extract: (record) => events.extract(record),
-        chain: (record, emit) => events.chain(record, (t) => step(t, emit)),
+        pipe: (emit) => events.pipe((t) => step(t, emit)),
         spec: events.spec,
       },
       this.hooks,
@@ -113,7 +116,7 @@ export class WatermarkedStream<S, T = S> {
     const operator = new EventWindowOperator<S, K, V, A, P>(
       (g) => this.stream.batchFor(g),
       (record) => events.extract(record),
-      (record, emit) => events.chain(record, emit),
+      (emit) => events.pipe(emit),
       events.spec,
       kind,
       options,

@@ -38,3 +38,8 @@ export interface WindowTransaction<K, A, Partial> {
   changed(): EventWindow<K, A>[];
   commit(): void;
 }
+
+/** Takes one input record at a time (an object with a method, so the stream types stay covariant). */
+export interface RecordPipe<S> {
+  push(record: S): void;
+}
