@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryLogSource, createQueueSource } from '@microbatch/source-memory';
-import { isMicrobatchError, type DStream, type EventWindowOptions, type StreamingContextOptions } from '../src/index.js';
-import { logOf, testContext } from './helpers.js';
+import { createMemoryCheckpointData, createMemoryCheckpointStore, isMicrobatchError, type DStream, type EventWindowOptions, type StreamingContextOptions } from '../src/index.js';
+import { logOf, testContext, uniqueAppId } from './helpers.js';
 
 /** A page view with its event time. */
 type View = readonly [page: string, ts: number];
@@ -199,5 +199,30 @@ describe('event-time windows', () => {
     bad(() => views.withWatermark(([, ts]) => ts, { delayMs: Number.POSITIVE_INFINITY }), 'delayMs');
     bad(() => views.withWatermark(([, ts]) => ts, { delayMs: 0, idleAfterBatches: 0 }), 'idleAfterBatches');
     bad(() => views.withWatermark('ts' as unknown as (v: View) => number, { delayMs: 0 }), 'extract');
+  });
+
+  it('refuses to restore open windows of another size (INVALID_OPTION), unless the operator is reset', async () => {
+    const appId = uniqueAppId('et-resize');
+    const data = createMemoryCheckpointData();
+    const log = logOf<View>([[['a', 1000], ['a', 2000], ['a', 3000]]]);
+    const start = async (sizeMs: number, resetStreams: string[] = []) => {
+      const ssc = testContext({ appId, checkpoint: createMemoryCheckpointStore({ data }), maxRecordsPerPartition: 1, checkpointIntervalMs: 1000, resetStreams });
+      counts(ssc.source(createMemoryLogSource(log, { name: 'views' })).map((r) => r.value), sizeMs, undefined).results.foreachBatch(async () => {}, { name: 'out' });
+      await ssc.start();
+      await ssc.awaitTermination();
+    };
+    await start(10_000);
+    const error = await start(20_000).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isMicrobatchError(error, 'INVALID_OPTION'), String(error)).toBe(true);
+    expect((error as { details: Record<string, unknown> }).details).toMatchObject({
+      option: 'windows',
+      operator: 'counts',
+      checkpointed: { kind: 'fixed', sizeMs: 10_000, slideMs: 10_000 },
+      configured: { kind: 'fixed', sizeMs: 20_000, slideMs: 20_000 },
+    });
+    await start(20_000, ['counts']);
   });
 });

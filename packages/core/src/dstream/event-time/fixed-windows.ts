@@ -51,6 +51,10 @@ export class FixedWindows<K, V, A> implements WindowKind<K, V, A, FixedPartial<K
     private readonly trackChanges: boolean,
   ) {}
 
+  get spec() {
+    return { kind: 'fixed', sizeMs: this.sizeMs, slideMs: this.slideMs };
+  }
+
   get size(): number {
     let n = 0;
     for (const windows of this.committed.values()) n += windows.size;

@@ -119,7 +119,7 @@ export class EventWindowOperator<S, K, V, A, P> implements StatefulOperator {
     const watermark = this.watermark;
     const kind = this.kind;
     const entries = function* (): Iterable<[unknown, unknown]> {
-      yield [WATERMARK_KEY, watermark];
+      yield [WATERMARK_KEY, { ...watermark, windows: kind.spec }];
       yield* kind.entries();
     };
     return encodeSnapshot(this.name, batchTime, entries(), kind.size + 1, jsonStateCodec);
@@ -129,9 +129,23 @@ export class EventWindowOperator<S, K, V, A, P> implements StatefulOperator {
     this.kind.clear();
     this.watermark = initialWatermark();
     await decodeSnapshot(data, jsonStateCodec, { operator: this.name, batchTime, where }, (key, value) => {
-      if (key === WATERMARK_KEY) this.watermark = value as WatermarkState;
-      else this.kind.restoreEntry(key, value);
+      if (key !== WATERMARK_KEY) return this.kind.restoreEntry(key, value);
+      const { windows, ...watermark } = value as WatermarkState & { windows: Record<string, unknown> };
+      this.assertSameWindows(windows, where);
+      this.watermark = watermark;
     });
+  }
+
+  /** Open windows of another size, slide or gap would be closed at the wrong times: refuse them. */
+  private assertSameWindows(saved: Record<string, unknown>, where: string): void {
+    const configured = this.kind.spec;
+    if (JSON.stringify(saved) === JSON.stringify(configured)) return;
+    throw new MicrobatchError(
+      'INVALID_OPTION',
+      `Event-time windows "${this.name}": snapshot ${where} holds windows ${JSON.stringify(saved)}, the program configures ${JSON.stringify(configured)}; ` +
+        'keep the windows, or list the operator in resetStreams to start it afresh',
+      { details: { option: 'windows', operator: this.name, checkpointed: saved, configured } },
+    );
   }
 
   reset(): void {

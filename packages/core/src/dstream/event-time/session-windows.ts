@@ -26,6 +26,10 @@ export class SessionWindows<K, V, A> implements WindowKind<K, V, A, SessionParti
     private readonly check: (key: unknown, value: A) => void,
   ) {}
 
+  get spec() {
+    return { kind: 'session', gapMs: this.gapMs };
+  }
+
   get size(): number {
     return this.committed.size;
   }

@@ -18,6 +18,8 @@ export interface Aggregation<V, A> {
  * in a transaction over the committed windows and applied only when the whole batch succeeded.
  */
 export interface WindowKind<K, V, A, Partial> {
+  /** What the snapshot records of the windows' shape, so a restart with other windows is refused. */
+  readonly spec: Readonly<Record<string, string | number>>;
   /** Per input partition: the batch's on-time records, folded as they stream in. */
   newPartial(): Partial;
   add(partial: Partial, key: K, value: V, eventTime: number): void;
