@@ -73,6 +73,19 @@ describe('event-time windows', () => {
     ]);
   });
 
+  it('windowByEventTime: every value of each window, in input order', async () => {
+    const out = await run([[['a', 1000], ['b', 1500], ['a', 500]], [['a', 30_000]], []], (views) => ({
+      results: views
+        .withWatermark(([, ts]) => ts, { delayMs: 1000 })
+        .map(([page, ts]): [string, number] => [page, ts])
+        .windowByEventTime(10_000, undefined, { name: 'values' }),
+    }));
+    expect(out.results.flat()).toEqual([
+      { key: 'a', start: 0, end: 10_000, value: [1000, 500] },
+      { key: 'b', start: 0, end: 10_000, value: [1500] },
+    ]);
+  });
+
   it('session windows: records less than the gap apart form one session; a bridging record merges two', async () => {
     const out = await run(
       [[['a', 1000], ['a', 2000], ['a', 10_000], ['b', 1500]], [['a', 6000]], [['a', 50_000]], []],
