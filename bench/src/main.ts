@@ -12,7 +12,7 @@ import { groupScaleOut } from './group-suite.ts';
 import { BENCH_DIR } from './harness.ts';
 import { describeMachine, gitCommit } from './machine.ts';
 import { markdownTable, updateReadme, type RunResults, type ScenarioResult } from './report.ts';
-import { EndToEnd, FULL, QUICK, checkpoints, endToEnd, engineOverhead, recovery, scale, state } from './suite.ts';
+import { EndToEnd, FULL, QUICK, checkpoints, endToEnd, engineOverhead, eventTime, recovery, scale, state } from './suite.ts';
 
 // The harness's own kafkajs clients (topic setup, baselines) print kafkajs 2.2.4's warning otherwise.
 fixKafkajsNegativeTimeout();
@@ -92,6 +92,7 @@ try {
     await scenario('4', 'checkpoints', 'p99 < 10 ms (fs, Redis), < 50 ms (S3)', () => checkpoints(sizes));
     await scenario('7', 'scale', '< 20 ms per empty batch; < 1 GB', () => scale(sizes));
     await scenario('6', 'state', 'peak RSS < 2x live state', () => state(sizes));
+    await scenario('9', 'event time', '>= 0.7x reduceByKey', () => eventTime(sizes));
     if (wanted('2') || wanted('3')) await scenario(wanted('2') ? '2' : '3', 'end-to-end and the cost of exactly-once', '>= 0.7 / >= 0.9', () => endToEnd(e2e));
     await scenario('5', 'recovery', 'first batch <= 2 s', () => recovery(e2e));
     await scenario('8', 'scale-out as a group', '>= 1.5x; CPU <= 1.2x; failover <= session timeout + 2 s', () => groupScaleOut(e2e, sizes));

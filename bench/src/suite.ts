@@ -11,6 +11,7 @@ import type { ScenarioResult } from './report.ts';
 import type { StoreResult } from './scenarios/checkpoints.ts';
 import type { PipelineResult } from './scenarios/end-to-end.ts';
 import type { ThroughputResult } from './scenarios/engine.ts';
+import type { EventTimeResult } from './scenarios/event-time.ts';
 import type { PerBatchResult } from './scenarios/scale.ts';
 
 export interface Sizes {
@@ -470,4 +471,34 @@ export async function scale(s: Sizes): Promise<ScenarioResult[]> {
       details: { args: defaultsArgs, defaults },
     },
   ];
+}
+
+/** Scenario 9: 1-minute tumbling event-time windows over 10k keys against plain reduceByKey over the same records. */
+export async function eventTime(s: Sizes): Promise<ScenarioResult> {
+  // The engine scenario's input size and batches; event times span an hour, so every batch closes windows.
+  const args = { partitions: 8, records: s.engineRecords, perBatch: s.enginePerBatch, keys: 10_000, spanMs: 3_600_000 };
+  const windowsRuns: ChildResult<EventTimeResult>[] = [];
+  const reduceRuns: ChildResult<EventTimeResult>[] = [];
+  for (let round = 0; round < s.rounds; round++) {
+    reduceRuns.push(await runChild<EventTimeResult>('event-reduce-by-key', args));
+    windowsRuns.push(await runChild<EventTimeResult>('event-windows', args));
+  }
+  const windows = median(windowsRuns, (r) => r.recordsPerSec);
+  const reduce = median(reduceRuns, (r) => r.recordsPerSec);
+  if (reduce.result.total !== s.engineRecords || windows.result.total > s.engineRecords || windows.result.outputs === 0) {
+    throw new Error(`counts disagree: reduceByKey summed ${reduce.result.total}, windows ${windows.result.total} of ${s.engineRecords} records`);
+  }
+  const ratio = windows.result.recordsPerSec / reduce.result.recordsPerSec;
+  return {
+    id: '9',
+    title: `event time: ${k(s.engineRecords)} records, 8 partitions, 10k keys, 1-minute tumbling windows (watermark 10 s) vs reduceByKey`,
+    project: `${k(windows.result.recordsPerSec)} rec/s (CPU ${Math.round(windows.result.cpuMs)} ms), ${k(windows.result.outputs)} windows closed, peak state ${k(windows.result.peakOpenWindows)} open windows (window x key)`,
+    baseline: `${k(reduce.result.recordsPerSec)} rec/s (CPU ${Math.round(reduce.result.cpuMs)} ms; reduceByKey per batch, no state across batches)`,
+    ratio,
+    ratioOf: 'event windows / reduceByKey',
+    target: '>= 0.7',
+    met: ratio >= 0.7,
+    peakRssMB: { project: windows.maxPeakRssMB, baseline: reduce.maxPeakRssMB },
+    details: { args, rounds: s.rounds, windows, reduce },
+  };
 }

@@ -24,3 +24,7 @@ export { MapWithStateDStream } from './dstream/dstream.js';
 export { stateSpec, StateSpec, type State, type MappingFunction } from './state/map-with-state.js';
 export type { KeyedStateOptions, StatefulOperator } from './state/operator.js';
 export { jsonStateCodec, type StateCodec } from './state/codec.js';
+export { WatermarkedStream, type EventWindowDStream } from './dstream/event-time/watermarked-stream.js';
+export type { WatermarkOptions, EventWindowOptions, OutputMode, LatePolicy, InvalidEventTimePolicy } from './dstream/event-time/options.js';
+export type { EventWindow } from './dstream/event-time/window-kind.js';
+export type { LateRecord, LateCounts } from './dstream/event-time/late-record.js';

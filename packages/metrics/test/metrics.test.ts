@@ -242,3 +242,31 @@ describe('metricsHandler', () => {
     expect(await response.text()).toContain('collector exploded');
   });
 });
+
+describe('event-time windows', () => {
+  it('count late records in records_rejected_total under the operator name, with the action taken', async () => {
+    const registry = new Registry();
+    const metrics = createPrometheusMetrics({ registry });
+    const ssc = new StreamingContext({
+      appId: uniqueAppId(),
+      batchIntervalMs: 1000,
+      checkpoint: createMemoryCheckpointStore(),
+      clock: createVirtualClock(START),
+      stopWhenIdle: true,
+      stopOnSignals: false,
+      logger: silentLogger,
+    });
+    ssc.addListener(metrics.listener);
+    // Event time = offset s, except offsets 5 and 7 at 0 s: after the first batches the watermark is past 0, so both are late.
+    const source = createGeneratorSource({ name: 'clicks', partitions: 1, recordsPerPartition: 10, maxRecordsPerPartition: 2, generate: ({ offset }) => ({ ts: offset === 5 || offset === 7 ? 0 : offset * 1000 }) });
+    ssc
+      .source(source)
+      .withWatermark((r) => r.ts, { delayMs: 0 })
+      .map((): [string, number] => ['all', 1])
+      .reduceByKeyAndEventWindow((a, b) => a + b, 2000, undefined, { name: 'per-2s', late: 'drop' })
+      .foreachBatch(async (batch) => void (await batch.count()), { name: 'out' });
+    await ssc.start();
+    await ssc.awaitTermination();
+    expect(await value(registry, 'microbatch_records_rejected_total', { source: 'per-2s', reason: 'late', action: 'dropped' })).toBe(2);
+  });
+});

@@ -6,6 +6,8 @@ import { MapWithState, type StateSpec } from '../state/map-with-state.js';
 import type { KeyedStateOptions, StatefulOperator } from '../state/operator.js';
 import { IncrementalWindowReduce } from '../state/reduce-by-key-and-window.js';
 import { UpdateStateByKey } from '../state/update-state-by-key.js';
+import { resolveWatermark, type WatermarkOptions } from './event-time/options.js';
+import { WatermarkedStream } from './event-time/watermarked-stream.js';
 import type { BatchGeneration } from './generation.js';
 import type { StreamGraph } from './graph.js';
 import * as pair from './pair.js';
@@ -258,6 +260,17 @@ export abstract class DStream<T> {
       // A window re-reads past batches; past outputs of a stateful operator cannot be recomputed after a restart.
       throw invalidOption('window', 'windows over the output of a stateful operator are not supported; apply the window before it');
     }
+  }
+
+  // ---- event time (docs/semantics.md §9; the operators live in ./event-time/) ----
+
+  /** Event times from `extract` (ms) and a watermark `delayMs` behind them: the base of event-time windows. */
+  withWatermark(extract: (record: T) => number, options: WatermarkOptions): WatermarkedStream<T> {
+    const spec = resolveWatermark(extract, options);
+    return new WatermarkedStream<T>(this, { extract, pipe: (emit) => ({ push: emit }), spec }, {
+      register: (operator) => this.registerStateful(operator),
+      derive: (build, countsAsReader) => new DerivedDStream(this.graph, countsAsReader ? [this] : [], build, { ownState: true }),
+    });
   }
 
   // ---- output operations ----

@@ -1,5 +1,6 @@
 import type { Logger } from '../api/logger.js';
 import type { OffsetRange } from '../api/offsets.js';
+import type { RejectedRecords } from '../api/source.js';
 import type { Batch } from '../batch.js';
 
 /**
@@ -17,6 +18,8 @@ export interface BatchGeneration {
   readonly logger: Logger;
   /** Records read ahead for exactly this range while the previous batch ran (see ReadAhead), or undefined. */
   readonly prefetched?: (range: OffsetRange) => Promise<unknown[] | undefined> | undefined;
+  /** Counts records an operator set aside under an explicit policy (late event-time records), for metrics. */
+  readonly reportRejected?: (event: RejectedRecords) => void;
   /** Batches already built for this generation, per stream, so shared upstreams are computed once. */
   readonly cache: Map<object, Batch<unknown> | undefined>;
   /**

@@ -12,7 +12,7 @@ export class BatchHistory {
   private readonly generations = new Map<number, BatchGeneration>();
 
   constructor(
-    private readonly base: Pick<BatchGeneration, 'appId' | 'concurrency' | 'logger' | 'signal' | 'prefetched'>,
+    private readonly base: Pick<BatchGeneration, 'appId' | 'concurrency' | 'logger' | 'signal' | 'prefetched' | 'reportRejected'>,
     /** How far back windows look; 0 when the program has no window. */
     readonly rememberMs: number,
   ) {}

@@ -105,6 +105,7 @@ export class StreamTask {
         concurrency: this.options.maxConcurrentPartitions,
         logger: this.logger,
         signal: this.control.abort,
+        reportRejected: (event) => this.bus.emit('onRecordsRejected', event),
         ...(readAhead ? { prefetched: (range: OffsetRange) => readAhead.take(range) } : {}),
       },
       this.graph.rememberMs,

@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnTsChild } from '@microbatch/testkit';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { expectedOutput } from '../src/expected.js';
+import { produceEvents } from '../src/produce.js';
+import type { RunOptions } from '../src/run.js';
+import { verifyTables } from '../src/verify.js';
+import { generation, shape } from './params.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const packagesDir = join(here, '../../../packages');
+const script = join(here, '../src/run.ts');
+
+async function freshDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `event_time_${Math.random().toString(36).slice(2, 10)}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: serverUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+describe('crash test: SIGKILL the event-time pipeline repeatedly, restart, verify', () => {
+  it('writes each closed window once with the right count and each late event once, and nothing else', async () => {
+    const stamp = Math.random().toString(36).slice(2, 10);
+    const brokers = process.env.KAFKA_BROKERS!.split(',');
+    const topic = `event-time-${stamp}`;
+    const db = await freshDatabase(process.env.DATABASE_URL!);
+    const checkpointDir = mkdtempSync(join(tmpdir(), 'event-time-'));
+    try {
+      await produceEvents(brokers, topic, generation);
+      const options: RunOptions = { appId: `et-${stamp}`, brokers, topic, databaseUrl: db.url, checkpointDir, batchIntervalMs: 100, shape };
+      const kills = 8;
+      let killed = 0;
+      for (let k = 0; k < kills; k++) {
+        const child = spawnTsChild(script, [JSON.stringify(options)], { packagesDir });
+        // A kill after 1-3 completed batches and a random extra moment: inside planning, output or a checkpoint write.
+        const batches = 1 + Math.floor(Math.random() * 3);
+        const outcome = await Promise.race([
+          child.waitFor((line) => line.startsWith('batch ') && child.lines.filter((l) => l.startsWith('batch ')).length >= batches).then(() => 'running' as const),
+          child.waitFor((line) => line === 'done').then(() => 'done' as const),
+        ]);
+        if (outcome === 'done') break;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 60));
+        await child.kill();
+        killed++;
+      }
+      const last = spawnTsChild(script, [JSON.stringify(options)], { packagesDir });
+      await last.waitFor((line) => line === 'done');
+      await last.exited();
+      // Each kill interrupted a run that had input left, so crashes really hit the pipeline mid-stream.
+      expect(killed).toBe(kills);
+
+      const pool = new pg.Pool({ connectionString: db.url });
+      try {
+        const expected = expectedOutput(generation, shape);
+        const reports = await verifyTables(pool, expected, shape.windowMs);
+        for (const report of reports) {
+          expect({ table: report.table, missing: report.missing, duplicated: report.duplicated, wrong: report.wrong, unexpected: report.unexpected }).toEqual({
+            table: report.table,
+            missing: [],
+            duplicated: [],
+            wrong: [],
+            unexpected: [],
+          });
+          expect(report.expected).toBeGreaterThan(50);
+        }
+      } finally {
+        await pool.end();
+      }
+    } finally {
+      rmSync(checkpointDir, { recursive: true, force: true });
+      await db.drop();
+    }
+  });
+});
