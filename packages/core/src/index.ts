@@ -24,3 +24,4 @@ export { MapWithStateDStream } from './dstream/dstream.js';
 export { stateSpec, StateSpec, type State, type MappingFunction } from './state/map-with-state.js';
 export type { KeyedStateOptions, StatefulOperator } from './state/operator.js';
 export { jsonStateCodec, type StateCodec } from './state/codec.js';
+export { VERIFY_ENV, VERIFY_CRASH_POINTS, type VerifyCrashPoint, type VerifyTraceLine } from './engine/verify-hooks.js';
