@@ -1,5 +1,5 @@
 import { createFsCheckpointStore } from '@microbatch/checkpoint-fs';
-import { StreamingContext, type DStream } from '@microbatch/core';
+import { StreamingContext, StreamingGroup, createStaticCoordinator, type DStream, type TaskContextOptions } from '@microbatch/core';
 import { createKafkaSource } from '@microbatch/source-kafka';
 import pg from 'pg';
 
@@ -20,22 +20,38 @@ export function verifyEnv(): { target: string; dir: string; topic: string; broke
   return { target: need('MICROBATCH_VERIFY_TARGET'), dir: need('MICROBATCH_VERIFY_DIR'), topic: need('MICROBATCH_VERIFY_TOPIC'), brokers: need('KAFKA_BROKERS'), databaseUrl: need('DATABASE_URL') };
 }
 
-/**
- * A context over the run's own checkpoint directory and app id, reading the input topic: small
- * batches (10 records per partition) so a run has dozens of batches for the kills to land in.
- */
-export function eventsContext(env: ReturnType<typeof verifyEnv>): { ssc: StreamingContext; events: DStream<Event & { partition: number; offset: number }> } {
-  const ssc = new StreamingContext({
-    appId: `verify-${env.target}`,
-    batchIntervalMs: 100,
-    checkpointIntervalMs: 500,
-    maxRecordsPerPartition: 10,
-    checkpoint: createFsCheckpointStore({ dir: `${env.dir}/checkpoints` }),
-  });
-  const events = ssc
+/** Every context's options: the run's own checkpoint directory; small batches, so a run has dozens for the kills to land in. */
+function contextOptions(env: ReturnType<typeof verifyEnv>): TaskContextOptions {
+  return { batchIntervalMs: 100, checkpointIntervalMs: 500, maxRecordsPerPartition: 10, checkpoint: createFsCheckpointStore({ dir: `${env.dir}/checkpoints` }) };
+}
+
+/** The input topic's events, with where each came from. */
+export function eventsOf(ssc: StreamingContext, env: ReturnType<typeof verifyEnv>): DStream<Event & { partition: number; offset: number }> {
+  return ssc
     .source(createKafkaSource({ name: 'events', brokers: env.brokers, topics: [env.topic], startingOffsets: 'earliest', deserializer: 'json' }))
     .map((r) => ({ ...(r.value as Event), partition: r.partition, offset: r.offset }));
-  return { ssc, events };
+}
+
+/**
+ * Runs `build` as one process under the run's app id, or, when microbatch-verify runs a group
+ * (MICROBATCH_VERIFY_MEMBERS), as static member MICROBATCH_VERIFY_MEMBER of a StreamingGroup over
+ * VERIFY_EXAMPLE_TASKS tasks (the topic's partitions). The input is keyed by user, so keyed state
+ * stays within a task (shufflesWithinTask).
+ */
+export async function runProgram(env: ReturnType<typeof verifyEnv>, build: (ssc: StreamingContext) => void): Promise<void> {
+  const appId = `verify-${env.target}`;
+  const members = process.env.MICROBATCH_VERIFY_MEMBERS;
+  if (members === undefined) {
+    const ssc = new StreamingContext({ appId, ...contextOptions(env) });
+    build(ssc);
+    await ssc.start();
+    await ssc.awaitTermination();
+    return;
+  }
+  const coordinator = createStaticCoordinator({ member: Number(process.env.MICROBATCH_VERIFY_MEMBER), members: Number(members), tasks: Number(process.env.VERIFY_EXAMPLE_TASKS ?? 4) });
+  const group = new StreamingGroup({ appId, coordinator, build, context: () => contextOptions(env), shufflesWithinTask: true });
+  await group.start();
+  await group.awaitTermination();
 }
 
 /** Creates the run's tables (the verifier gives each run a target of its own, so they start empty). */
@@ -47,9 +63,4 @@ export async function createTables(databaseUrl: string, sql: string): Promise<vo
   } finally {
     await client.end();
   }
-}
-
-export async function run(ssc: StreamingContext): Promise<void> {
-  await ssc.start();
-  await ssc.awaitTermination();
 }

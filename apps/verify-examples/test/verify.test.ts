@@ -36,6 +36,29 @@ describe('microbatch-verify on real apps (Kafka, PostgreSQL, SIGKILL)', () => {
     expect(lines.filter((l) => l.includes('SIGKILL'))).toHaveLength(10);
   });
 
+  it('group mode: 2 static members, killed at the protocol points and replaced, give the same tables as an uninterrupted group', async () => {
+    const lines: string[] = [];
+    const report = await verifyPipeline({
+      app: exampleApp('kafka-to-postgres'),
+      input: { brokers: brokers(), generator, partitions: 4 },
+      env: { VERIFY_EXAMPLE_TASKS: '4' },
+      snapshot: postgresSnapshot({
+        url: databaseUrl(),
+        query: `SELECT 'event' AS kind, id AS key, user_id, amount::text AS amount, NULL AS events FROM {target}_events
+                UNION ALL SELECT 'total', user_id, user_id, amount::text, events::text FROM {target}_totals`,
+      }),
+      key: ['kind', 'key'],
+      members: 2,
+      kills: 5,
+      write: (line) => lines.push(line),
+    });
+    expect(report.text).toContain('VERDICT: OK');
+    expect(report.kills).toHaveLength(5);
+    expect(new Set(report.kills.map((k) => k.member)).size).toBeGreaterThan(1);
+    expect(report.diff?.rowsB).toBe(2000 + 50);
+    expect(lines.filter((l) => /SIGKILL m\d+ .* joins in slot [01]/.test(l))).toHaveLength(5);
+  });
+
   it('catches the app that stamps Date.now() into its output, naming the output and the cause (CLI)', async () => {
     const dir = tmp();
     const { code, stdout } = await runCli([

@@ -4,7 +4,7 @@ import type { PlannedKill } from './kill-plan.js';
 import type { ResolvedVerifyOptions, RunInfo } from './options.js';
 import { startCommand, type Started } from './process.js';
 import { readTrace } from './trace.js';
-import type { LandedKill } from './verify.js';
+import { RunFailed, type LandedKill } from './kill-loop.js';
 
 interface Member {
   readonly name: string;
@@ -84,7 +84,7 @@ export async function runGroup(
     }
     if (code === 0) continue;
     for (const m of live) m.process.killGroup();
-    throw new GroupRunFailed(`member ${member.name} (slot ${member.slot}) of run ${info.run} failed on its own: ${signal ?? `exit code ${code}`}\n${member.process.stderrTail()}`);
+    throw new RunFailed(`member ${member.name} (slot ${member.slot}) of run ${info.run} failed on its own: ${signal ?? `exit code ${code}`}\n${member.process.stderrTail()}`);
   }
   if (plan.length > 0) {
     write(`  ${o.members} fresh members finish the input...`);
@@ -92,10 +92,8 @@ export async function runGroup(
     for (const m of finals) {
       await m.ended;
       const { code, signal } = await m.process.exited;
-      if (code !== 0) throw new GroupRunFailed(`final member ${m.name} of run ${info.run} failed: ${signal ?? `exit code ${code}`}\n${m.process.stderrTail()}`);
+      if (code !== 0) throw new RunFailed(`final member ${m.name} of run ${info.run} failed: ${signal ?? `exit code ${code}`}\n${m.process.stderrTail()}`);
     }
   }
   return landed;
 }
-
-export class GroupRunFailed extends Error {}

@@ -4,21 +4,14 @@ import { join } from 'node:path';
 import { VERIFY_ENV, type VerifyTraceLine } from '@microbatch/core';
 import { guaranteeFindings, nondeterminismFindings, type Finding } from './diagnose.js';
 import { diffSnapshots, formatDiff, isIdentical, type Row, type SnapshotDiff } from './diff.js';
-import { GroupRunFailed, runGroup } from './group.js';
+import { runGroup } from './group.js';
 import { fillTopic } from './kafka-input.js';
 import { planKills, seededRandom, type PlannedKill } from './kill-plan.js';
 import { resolveVerifyOptions, type ResolvedVerifyOptions, type RunInfo, type VerifyOptions } from './options.js';
-import { runCommand, startCommand } from './process.js';
+import { exitText, killLoop, runApp, RunFailed, type LandedKill } from './kill-loop.js';
+import { runCommand } from './process.js';
 import { parseJsonLines } from './snapshots.js';
-import { pointCounts, readRunTrace, readTrace } from './trace.js';
-
-/** A kill that landed: where it was aimed and where the engine says it struck. */
-export interface LandedKill extends PlannedKill {
-  readonly batchTime: number;
-  readonly landed: string;
-  /** In group mode: the member killed. */
-  readonly member?: string;
-}
+import { pointCounts, readRunTrace } from './trace.js';
 
 export interface VerifyReport {
   /** Identical snapshots, no nondeterministic output, every planned kill landed. */
@@ -38,24 +31,6 @@ export interface VerifyReport {
   /** Set when a run failed on its own (not by a planned kill), with its stderr. */
   readonly failure?: string;
 }
-
-/** An app process that must end by itself: waits, SIGKILLs its group when it ends or times out. */
-export async function runApp(o: ResolvedVerifyOptions, env: Record<string, string>, logFile: string): Promise<{ code: number | null; signal: string | null; timedOut: boolean; stderr: string }> {
-  const started = startCommand(o.app, { cwd: o.cwd, env, logFile });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    started.killGroup();
-  }, o.processTimeoutMs);
-  await started.ended;
-  clearTimeout(timer);
-  // Whatever the app left behind (a wrapper's children) goes with it: the next start must be alone.
-  started.killGroup();
-  const { code, signal } = await started.exited;
-  return { code, signal, timedOut, stderr: started.stderrTail() };
-}
-
-class RunFailed extends Error {}
 
 function runInfo(o: ResolvedVerifyOptions, run: 'a' | 'b', workDir: string, topic: string | undefined): RunInfo {
   const target = `${o.targetPrefix}_${run}`;
@@ -89,35 +64,19 @@ async function runA(o: ResolvedVerifyOptions, info: RunInfo): Promise<VerifyTrac
   }
   const result = await runApp(o, env, join(info.dir, 'logs', 'run.log'));
   if (result.code !== 0) throw new RunFailed(`the uninterrupted run (A) failed: ${exitText(result)}\n${result.stderr}`);
-  return readTrace(trace);
+  return readRunTrace(info.dir);
 }
 
-const exitText = (r: { code: number | null; signal: string | null; timedOut: boolean }) =>
-  r.timedOut ? 'it did not finish in time (does it stop once its input is consumed?)' : r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`;
-
-/** Run B: one start per planned kill, each armed to SIGKILL itself at its point, then a last start to the end. */
+/** Run B: the kill loop (or the group's), into target B. */
 async function runB(o: ResolvedVerifyOptions, info: RunInfo, plan: readonly PlannedKill[], write: (line: string) => void): Promise<LandedKill[]> {
-  const trace = join(info.dir, 'trace.jsonl');
-  const base = { ...info.env, [VERIFY_ENV.trace]: trace, [VERIFY_ENV.stopWhenIdle]: '1' };
-  if (o.members > 0) return runGroup(o, info, base, plan, seededRandom(o.seed + 1), write);
-  const landed: LandedKill[] = [];
-  for (const [k, kill] of plan.entries()) {
-    const crashesBefore = readTrace(trace).filter((l) => l.kind === 'crash').length;
-    const result = await runApp(o, { ...base, [VERIFY_ENV.crashAt]: `${kill.point}@${kill.nth}`, [VERIFY_ENV.crashDelayMs]: String(kill.delayMs) }, join(info.dir, 'logs', `run-${k + 1}.log`));
-    const crash = readTrace(trace).filter((l) => l.kind === 'crash')[crashesBefore];
-    if (crash?.kind === 'crash') {
-      landed.push({ ...kill, batchTime: crash.batchTime, landed: crash.landed });
-      write(`  kill ${k + 1}/${plan.length}: SIGKILL ${kill.phase} (${kill.point}, reach ${kill.nth}, batch ${crash.batchTime})`);
-      continue;
-    }
-    if (result.code === 0) {
-      write(`  the app finished before kill ${k + 1} could land (${kill.point}, reach ${kill.nth})`);
-      return landed;
-    }
-    throw new RunFailed(`run B failed on its own before kill ${k + 1} (${kill.point}): ${exitText(result)}\n${result.stderr}`);
-  }
-  const result = await runApp(o, base, join(info.dir, 'logs', 'run-final.log'));
-  if (result.code !== 0) throw new RunFailed(`the last start of run B, after the kills, failed: ${exitText(result)}\n${result.stderr}`);
+  if (o.members > 0) return runGroup(o, info, { ...info.env, [VERIFY_ENV.trace]: join(info.dir, 'trace.jsonl'), [VERIFY_ENV.stopWhenIdle]: '1' }, plan, seededRandom(o.seed + 1), write);
+  const { landed } = await killLoop(o, {
+    env: info.env,
+    plan,
+    dir: info.dir,
+    write,
+    onKill: (kill, k) => write(`  kill ${k + 1}/${plan.length}: SIGKILL ${kill.phase} (${kill.point}, reach ${kill.nth}, batch ${kill.batchTime})`),
+  });
   return landed;
 }
 
@@ -154,7 +113,7 @@ export async function verifyPipeline(options: VerifyOptions): Promise<VerifyRepo
     write(`run B: ${plan.length} kills...`);
     kills = await runB(o, b, plan, write);
   } catch (error) {
-    if (!(error instanceof RunFailed || error instanceof GroupRunFailed)) throw error;
+    if (!(error instanceof RunFailed)) throw error;
     const findings = [...nondeterminismFindings(traceA), ...guaranteeFindings(traceA)];
     return finish({ ok: false, verdict: `FAILED: ${error.message.split('\n')[0]}`, failure: error.message, kills, diff: undefined, findings, pointsReached: Object.fromEntries(pointCounts(traceA)) });
   }
