@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { VERIFY_ENV } from '@microbatch/core';
 import type { PlannedKill } from './kill-plan.js';
@@ -51,6 +52,7 @@ export async function killLoop(
   options: { env: Record<string, string>; plan: readonly PlannedKill[]; dir: string; write?: (line: string) => void; onKill?: (kill: LandedKill, index: number) => void },
 ): Promise<{ landed: LandedKill[]; finishedEarly: boolean }> {
   const { plan, dir } = options;
+  mkdirSync(join(dir, 'logs'), { recursive: true });
   const trace = join(dir, 'trace.jsonl');
   const base = { ...options.env, [VERIFY_ENV.trace]: trace, [VERIFY_ENV.stopWhenIdle]: '1' };
   const landed: LandedKill[] = [];

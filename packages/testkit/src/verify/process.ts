@@ -24,6 +24,8 @@ export function startCommand(command: string | readonly string[], options: { cwd
   const [program, args] = typeof command === 'string' ? ['/bin/sh', ['-c', command]] : [command[0]!, command.slice(1)];
   const child = spawn(program, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const log = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;
+  let logError: unknown;
+  log?.on('error', (error) => (logError ??= error));
   let out = '';
   let err = '';
   child.stdout!.on('data', (chunk: Buffer) => {
@@ -39,7 +41,11 @@ export function startCommand(command: string | readonly string[], options: { cwd
     once(child, 'error').then(([error]) => {
       throw error;
     }),
-  ]).finally(() => log?.end());
+  ]).then((result) => {
+    log?.end();
+    if (logError) throw new Error(`the log file ${options.logFile} of ${String(command)} could not be written`, { cause: logError });
+    return result;
+  });
   const ended = Promise.race([once(child, 'exit'), once(child, 'error')]).then(() => {});
   return {
     pid: child.pid ?? -1,
