@@ -11,6 +11,7 @@ export { resolveVerifyOptions, type VerifyOptions, type RunInfo, type Step, type
 export { diffSnapshots, formatDiff, isIdentical, type Row, type SnapshotDiff } from './verify/diff.js';
 export { postgresSnapshot, postgresPrepare, redisSnapshot, parseJsonLines, withTarget } from './verify/snapshots.js';
 export { fillTopic, type InputRecord } from './verify/kafka-input.js';
+export { kafkaSnapshot } from './verify/kafka-snapshot.js';
 export { KILL_POINTS, planKills, seededRandom, type PlannedKill } from './verify/kill-plan.js';
 export { parseVerifyArgs, verifyHelp } from './verify/cli-options.js';
 export type { Finding } from './verify/diagnose.js';

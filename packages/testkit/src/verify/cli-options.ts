@@ -1,5 +1,6 @@
 import { MicrobatchError } from '@microbatch/core';
 import type { VerifyOptions } from './options.js';
+import { kafkaSnapshot } from './kafka-snapshot.js';
 import { postgresPrepare, postgresSnapshot, redisSnapshot } from './snapshots.js';
 
 interface Flag {
@@ -15,6 +16,7 @@ export const VERIFY_FLAGS: readonly Flag[] = [
   { name: 'snapshot', value: 'string', help: 'command printing the outputs of a run as JSON lines (one row per line)' },
   { name: 'snapshot-sql', value: 'string', help: 'SQL query on --database-url whose rows are the snapshot ({target} = the run\'s target)' },
   { name: 'snapshot-redis', value: 'string', help: 'Redis key pattern on --redis-url whose keys and values are the snapshot ({target} = the run\'s target)' },
+  { name: 'snapshot-kafka', value: 'string', help: 'Kafka topic on --brokers read with read_committed, one row per record ({target} = the run\'s target)' },
   { name: 'database-url', value: 'string', help: 'PostgreSQL for --snapshot-sql / --prepare-sql (default $DATABASE_URL)' },
   { name: 'redis-url', value: 'string', help: 'Redis for --snapshot-redis (default $REDIS_URL)' },
   { name: 'key', value: 'string', help: 'comma-separated columns that identify a row (default: the whole row)' },
@@ -23,7 +25,7 @@ export const VERIFY_FLAGS: readonly Flag[] = [
   { name: 'members', value: 'int', help: 'run the app as N group members (MICROBATCH_VERIFY_MEMBER=i, MICROBATCH_VERIFY_MEMBERS=N; default 0: one process)' },
   { name: 'input-file', value: 'string', help: 'JSON-lines records to produce into a fresh Kafka topic first ({"key","value","partition"?})' },
   { name: 'input-generator', value: 'string', help: 'module whose default export returns an iterable of such records' },
-  { name: 'brokers', value: 'string', help: 'Kafka brokers for the input, host:port[,...] (default $KAFKA_BROKERS)' },
+  { name: 'brokers', value: 'string', help: 'Kafka brokers for the input and --snapshot-kafka, host:port[,...] (default $KAFKA_BROKERS)' },
   { name: 'topic', value: 'string', help: 'name of the fresh input topic (default <target-prefix>-input); the app reads $MICROBATCH_VERIFY_TOPIC' },
   { name: 'partitions', value: 'int', help: 'partitions of the input topic (default 4)' },
   { name: 'target-prefix', value: 'string', help: 'the runs\' targets are <prefix>_a and <prefix>_b (default verify_<stamp>)' },
@@ -70,23 +72,25 @@ export function parseVerifyArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
   const str = (name: string) => values.get(name) as string | undefined;
   const int = (name: string) => values.get(name) as number | undefined;
   if (!str('app')) throw bad('--app is required: the command that starts your application');
-  const snapshots = ['snapshot', 'snapshot-sql', 'snapshot-redis'].filter((n) => values.has(n));
-  if (snapshots.length !== 1) throw bad(`give exactly one of --snapshot, --snapshot-sql, --snapshot-redis (got ${snapshots.length})`, snapshots.join(','));
+  const snapshots = ['snapshot', 'snapshot-sql', 'snapshot-redis', 'snapshot-kafka'].filter((n) => values.has(n));
+  if (snapshots.length !== 1) throw bad(`give exactly one of --snapshot, --snapshot-sql, --snapshot-redis, --snapshot-kafka (got ${snapshots.length})`, snapshots.join(','));
   if (values.has('prepare') && values.has('prepare-sql')) throw bad('give --prepare or --prepare-sql, not both');
   const databaseUrl = () => {
     const url = str('database-url') ?? env.DATABASE_URL;
     if (!url) throw bad('--snapshot-sql and --prepare-sql need --database-url (or DATABASE_URL)');
     return url;
   };
+  const brokers = (str('brokers') ?? env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
   const snapshot: VerifyOptions['snapshot'] = str('snapshot')
     ?? (values.has('snapshot-sql')
       ? postgresSnapshot({ url: databaseUrl(), query: str('snapshot-sql')! })
-      : redisSnapshot({ url: str('redis-url') ?? env.REDIS_URL ?? '', pattern: str('snapshot-redis')! }));
+      : values.has('snapshot-redis')
+        ? redisSnapshot({ url: str('redis-url') ?? env.REDIS_URL ?? '', pattern: str('snapshot-redis')! })
+        : kafkaSnapshot({ brokers, topic: str('snapshot-kafka')! }));
   const prepare = str('prepare') ?? (values.has('prepare-sql') ? postgresPrepare({ url: databaseUrl(), sql: str('prepare-sql')! }) : undefined);
   if (values.has('input-file') && values.has('input-generator')) throw bad('give --input-file or --input-generator, not both');
   const inputSource = str('input-file') !== undefined ? { file: str('input-file')! } : str('input-generator') !== undefined ? { generator: str('input-generator')! } : undefined;
   if (!inputSource && (values.has('topic') || values.has('partitions'))) throw bad('--topic and --partitions describe the input topic: give --input-file or --input-generator too');
-  const brokers = (str('brokers') ?? env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
   const key = str('key')?.split(',').map((k) => k.trim());
   return {
     app: str('app')!,
