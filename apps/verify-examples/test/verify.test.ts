@@ -96,4 +96,16 @@ describe('microbatch-verify on real apps (Kafka, PostgreSQL, SIGKILL)', () => {
     expect(report.text).toContain('CAUSE: output "append-events" is a foreachBatch: neither idempotent nor transactional');
     expect(report.verdict).toContain('output "append-events" is a foreachBatch, neither idempotent nor transactional');
   });
+
+  it('the CLI exits 2 on bad options, with the code and what was wrong', async () => {
+    const missing = await runCli(['--app', 'node app.js']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('[INVALID_OPTION] microbatch-verify: give exactly one of --snapshot');
+    const kills = await runCli(['--app', 'node app.js', '--snapshot', 'cat rows.jsonl', '--kills', 'ten']);
+    expect(kills.code).toBe(2);
+    expect(kills.stderr).toContain('--kills must be a whole number');
+    const help = await runCli(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--snapshot-kafka');
+  });
 });
