@@ -54,12 +54,19 @@ export async function runProgram(env: ReturnType<typeof verifyEnv>, build: (ssc:
   await group.awaitTermination();
 }
 
-/** Creates the run's tables (the verifier gives each run a target of its own, so they start empty). */
+/**
+ * Creates the run's tables (the verifier gives each run a target of its own, so they start
+ * empty), under an advisory lock: group members start at once, and concurrent CREATE TABLE IF NOT
+ * EXISTS of one table collide in pg_type.
+ */
 export async function createTables(databaseUrl: string, sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
+    await client.query('BEGIN');
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('microbatch-verify-examples'))");
     await client.query(sql);
+    await client.query('COMMIT');
   } finally {
     await client.end();
   }
