@@ -1,9 +1,9 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createDefaultLogger } from '@microbatch/core';
+import { killLoop, planKills, RunFailed, seededRandom } from '@microbatch/testkit';
 import { expectedTables } from '../expected.js';
 import { recordsInPartition } from '../generate.js';
 import { UsageError, assertShape, brokersFrom, checkpointFrom, helpText, parseFlags, sinkFrom, type FlagSpec } from '../options.js';
-import { spawnMember } from '../members.js';
 import { openDatabase } from '../resources.js';
 import { groupChaos } from './crash-group.js';
 import { compareTables } from './verify.js';
@@ -31,8 +31,21 @@ export const crashTestHelp = helpText(
   crashTestFlags,
 );
 
-/** The phases a kill is aimed at, in turn; the child announces each (MICROBATCH_TRACE=1) and lingers there briefly. */
+/** The phases a group member's kill is aimed at, in turn; the member announces each (MICROBATCH_TRACE=1) and lingers there briefly. */
 export const PHASES = ['planning', 'output', 'between-output-and-checkpoint'] as const;
+
+/**
+ * A single process is killed by the engine itself at the testkit's crash points
+ * (MICROBATCH_VERIFY_CRASH_AT, the switch microbatch-verify uses): exactly at the point, no
+ * lingering. Their names here, in the order the kills take them.
+ */
+const SINGLE_PHASES: Readonly<Record<string, string>> = {
+  'plan:before-write': 'planning',
+  'output:in-progress': 'output',
+  'output:after': 'between-output-and-checkpoint',
+  'checkpoint:during-write': 'checkpoint-write',
+  'plan:after-write': 'plan-written',
+};
 
 export async function crashTest(argv: readonly string[], write: (line: string) => void): Promise<number> {
   const o = parseFlags(argv, crashTestFlags);
@@ -74,28 +87,33 @@ export async function crashTest(argv: readonly string[], write: (line: string) =
     const members = ['--group', '--session-timeout', String(o['session-timeout'])];
     const outcome = await groupChaos({ runArgs: [...runArgs.filter((a) => a !== '--until-idle'), ...members], processes, kills, sessionTimeoutMs: o['session-timeout'] as number, hit }, write);
     if (!outcome.ok) return 1;
-    return verdict(shape, sinkSpec, hit, kills, outcome.finishedEarly, write);
+    return verdict(shape, sinkSpec, hit, PHASES, kills, outcome.finishedEarly, write);
   }
-  for (let k = 0; k < kills; k++) {
-    const phase = PHASES[k % PHASES.length]!;
-    const skip = Math.floor(Math.random() * 3);
-    const outcome = await killAt(runArgs, phase, skip);
-    if (outcome === 'finished') {
-      finishedEarly = true;
-      write(`\nthe pipeline finished before kill ${k + 1}; ${k} kills done`);
-      break;
-    }
-    hit.set(phase, (hit.get(phase) ?? 0) + 1);
-    write(`${bar(k + 1, kills)} kill ${k + 1}/${kills}: SIGKILL during ${phase}`);
-  }
-
-  write('final run, until idle...');
-  const { code } = await spawnMember('final', runArgs).exited;
-  if (code !== 0) {
-    write(`the final run failed with exit code ${code}`);
+  const plan = planKills(kills, seededRandom(Math.floor(Math.random() * 2 ** 31)));
+  try {
+    // This same CLI, same node flags; a run never spawns members of its own.
+    const app = [process.execPath, ...process.execArgv, resolve(process.argv[1]!), ...runArgs];
+    const outcome = await killLoop(
+      { app, cwd: process.cwd(), processTimeoutMs: 300_000 },
+      {
+        env: { MICROBATCH_WORKERS: '0', MICROBATCH_TRACE: '0' },
+        plan,
+        dir: join(workDir, 'kills'),
+        write,
+        onKill: (kill, k) => {
+          const phase = SINGLE_PHASES[kill.point]!;
+          hit.set(phase, (hit.get(phase) ?? 0) + 1);
+          write(`${bar(k + 1, kills)} kill ${k + 1}/${kills}: SIGKILL during ${phase}`);
+        },
+      },
+    );
+    finishedEarly = outcome.finishedEarly;
+  } catch (error) {
+    if (!(error instanceof RunFailed)) throw error;
+    write(`the pipeline failed: ${error.message}`);
     return 1;
   }
-  return verdict(shape, sinkSpec, hit, kills, finishedEarly, write);
+  return verdict(shape, sinkSpec, hit, Object.values(SINGLE_PHASES), kills, finishedEarly, write);
 }
 
 /** Compares the four tables with what the events must give, and prints the verdict: 0 when exact and every phase was hit. */
@@ -103,6 +121,7 @@ async function verdict(
   shape: Parameters<typeof expectedTables>[0],
   sinkSpec: ReturnType<typeof sinkFrom>,
   hit: ReadonlyMap<string, number>,
+  phases: readonly string[],
   kills: number,
   finishedEarly: boolean,
   write: (line: string) => void,
@@ -117,29 +136,11 @@ async function verdict(
   for (const r of reports) {
     write(`  ${r.table.padEnd(16)} ${r.missing.length} missing, ${r.duplicated.length} duplicated, ${r.wrong.length} wrong (of ${r.expected})`);
   }
-  write(`  phases hit: ${PHASES.map((p) => `${p} ${hit.get(p) ?? 0}`).join(', ')}`);
+  write(`  phases hit: ${phases.map((p) => `${p} ${hit.get(p) ?? 0}`).join(', ')}`);
   const exact = reports.every((r) => r.missing.length + r.duplicated.length + r.wrong.length === 0);
-  const everyPhase = finishedEarly || kills < PHASES.length || PHASES.every((p) => (hit.get(p) ?? 0) > 0);
+  const everyPhase = finishedEarly || kills < phases.length || phases.every((p) => (hit.get(p) ?? 0) > 0);
   write(exact && everyPhase ? 'VERDICT: exactly once — zero missing, zero duplicated, zero wrong' : 'VERDICT: FAILED');
   return exact && everyPhase ? 0 : 1;
-}
-
-/** Starts a run and SIGKILLs it when it announces `phase` for the (skip+1)-th time. */
-async function killAt(args: readonly string[], phase: string, skip: number): Promise<'killed' | 'finished'> {
-  const member = spawnMember('run', args, { trace: true });
-  let seen = 0;
-  const reached = new Promise<boolean>((resolve) => {
-    member.onLine((line) => {
-      if (line.startsWith(`trace ${phase} `) && seen++ === skip) resolve(true);
-    });
-    void member.exited.then(() => resolve(false));
-  });
-  const killed = await reached;
-  if (killed) member.child.kill('SIGKILL');
-  const { code, signal } = await member.exited;
-  if (killed && signal === 'SIGKILL') return 'killed';
-  if (code === 0) return 'finished';
-  throw new Error(`the pipeline exited with code ${code} before the kill`);
 }
 
 export function bar(done: number, total: number): string {

@@ -9,6 +9,7 @@ import type { BatchHistory } from './history.js';
 import type { BatchInfo, ListenerBus } from './listener.js';
 import type { ProtocolPoint } from './options.js';
 import { withRetries, type RetryPolicy } from './retry.js';
+import { checkBatchTwice } from './verify-hooks.js';
 
 export interface BatchRunnerEnv {
   readonly appId: string;
@@ -65,6 +66,7 @@ export async function runBatch(
         const generation = env.history.generation(record.time, record.ranges, attempt);
         // State changes are computed first, staged, and applied by the caller only after success.
         for (const operator of env.graph.stateful) await operator.prepare(generation);
+        await checkBatchTwice(env, generation); // MICROBATCH_VERIFY_DETERMINISM only
         await env.atProtocolPoint('output:before', record.time, attempt);
         env.beforeOutputs?.();
         await runOutputs(env, generation);

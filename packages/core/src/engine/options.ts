@@ -7,6 +7,7 @@ import type { BackpressureOptions } from './rate.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { assertTaskId, taskAppId, type TaskScope } from './task-id.js';
+import { withVerifyHooks } from './verify-hooks.js';
 
 /** Named moments of the checkpoint protocol, for crash-injection tests (see @microbatch/testkit). */
 export type ProtocolPoint =
@@ -147,7 +148,8 @@ export function resolveOptions(options: StreamingContextOptions): ResolvedOption
     task = { id: options.task, groupAppId: options.appId };
     assertValidAppId(taskAppId(options.appId, options.task));
   }
-  return {
+  // The crash verifier's switches (MICROBATCH_VERIFY_*), a no-op unless set: see verify-hooks.ts.
+  return withVerifyHooks({
     appId: task ? taskAppId(task.groupAppId, task.id) : options.appId,
     task,
     migrateFromSingleProcess: booleanOption('migrateFromSingleProcess', options.migrateFromSingleProcess ?? false),
@@ -172,7 +174,7 @@ export function resolveOptions(options: StreamingContextOptions): ResolvedOption
     clock: options.clock ?? systemClock,
     logger: options.logger ?? createDefaultLogger({ appId: options.appId }),
     atProtocolPoint: options.atProtocolPoint,
-  };
+  });
 }
 
 /** Window and slide lengths must be whole numbers of batch intervals. */

@@ -17,6 +17,7 @@ import { retryingCall, type RetryPolicy, type RetryingCall } from './retry.js';
 import { StateSnapshots } from './state-snapshots.js';
 import { partitionNumberOf } from './task-id.js';
 import { checkTaskLayout } from './task-layout.js';
+import { traceOutputs } from './verify-hooks.js';
 
 /** How the owner of a task steers it: whether to keep going, and how a stop is meant. */
 export interface TaskControl {
@@ -134,6 +135,7 @@ export class StreamTask {
       assertSinksNotAhead(this.graph, appId, recovered, recoverFromOlderCheckpoint, this.logger),
     );
     await this.snapshots.restore(recovered);
+    traceOutputs(appId, this.graph); // MICROBATCH_VERIFY_TRACE only
   }
 
   /** The batch loop: pending batches first, then a new batch every interval until stopped. */
