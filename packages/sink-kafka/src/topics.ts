@@ -1,6 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Admin, ConfigResourceTypes } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import { isUnknownTopic, unknownTopicError, type Where } from './errors.js';
+
+// kafkajs' ConfigResourceTypes.TOPIC. Not imported: Node's ESM loader cannot see that export of
+// the CommonJS kafkajs (it is assigned in a way cjs-module-lexer does not detect).
+const TOPIC_RESOURCE = 2;
 
 /** Kafka's default `message.max.bytes`, used when a topic does not say. */
 const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
@@ -36,7 +40,7 @@ export class TopicInfo {
     try {
       const { resources } = await admin.describeConfigs({
         includeSynonyms: false,
-        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
+        resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: ['max.message.bytes'] }],
       });
       const resource = resources[0];
       if (resource && resource.errorCode === 3) throw unknownTopicError(where, topic);
