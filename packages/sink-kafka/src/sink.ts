@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Batch, FencedError, type Logger, MicrobatchError, type OutputContext, type Sink, type SinkOpenContext, silentLogger } from '@microbatch/core';
 import type { Admin, Kafka, Message, RecordMetadata } from 'kafkajs';
 import { createKafkaClient } from './client.js';
@@ -24,7 +25,7 @@ export interface KafkaSink<T> extends Sink<T> {
 // Fencings one write survives: each means another producer initialized this transactional id (a
 // transaction timeout, or an instance of the same or an older epoch). The write then takes the id
 // back, unless a newer epoch claimed the output; more than this is a fight, left to the engine's retries.
-const FENCE_RECOVERIES = 4;
+const FENCE_RECOVERIES = 6;
 
 /** What one transaction writes: the output records of the partitions not committed yet, and their commit records. */
 interface TransactionPlan {
@@ -218,6 +219,9 @@ export function createKafkaSink<T>(options: KafkaSinkOptions<T>): KafkaSink<T> {
           // Another producer took the transactional id, or the broker aborted a transaction that
           // outlived transactionTimeoutMs: claim it again (FENCED if a newer epoch owns the output).
           state.claimed.delete(slot);
+          // Jittered, growing backoff: two same-epoch instances fencing each other in lockstep
+          // would otherwise keep doing so; one of them soon commits, and the other then skips.
+          await sleep(Math.random() * 25 * 2 ** recovery);
           context.logger.warn({ output: name, batchTime, transactionalId: transactionalId(appId, slot === 'batch' ? undefined : Number(slot)) }, 'producer fenced by another producer of the same transactional id (or a transaction timeout); taking the id back');
           continue;
         }
