@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
+import { checkpointStores } from './support/checkpoints.js';
 import { freshDatabase } from './support/db.js';
 
 const shape = ['--events', '3000', '--partitions', '4', '--seed', '3'];
@@ -35,13 +34,5 @@ describe('crash test: SIGKILL in every phase of a batch, restart, verify', () =>
       }
     });
 
-  kafkaCase('filesystem', async () => 'fs:.microbatch/checkpoints');
-  kafkaCase('Redis', async () => `${process.env.REDIS_URL}?prefix=sample-${randomBytes(4).toString('hex')}:`);
-  kafkaCase('S3', async () => {
-    const bucket = `sample-${randomBytes(5).toString('hex')}`;
-    const s3 = new S3Client({ endpoint: process.env.S3_ENDPOINT, forcePathStyle: true, region: process.env.AWS_REGION });
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    s3.destroy();
-    return `s3://${bucket}/checkpoints?endpoint=${encodeURIComponent(process.env.S3_ENDPOINT!)}`;
-  });
+  for (const [label, checkpoint] of checkpointStores) kafkaCase(label, checkpoint);
 });

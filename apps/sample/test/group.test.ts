@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { runCli, workDir } from './support/cli.js';
+import { checkpointStores } from './support/checkpoints.js';
 import { freshDatabase } from './support/db.js';
 
 const shape = ['--events', '6000', '--partitions', '4', '--seed', '7'];
@@ -32,22 +33,26 @@ describe('the application as a group of member processes', () => {
     }
   });
 
-  it('crash-test --processes 3: members SIGKILLed, replaced by more or fewer, one stalled past its session timeout; exactly once', async () => {
-    const db = await freshDatabase();
-    try {
-      const result = await runCli([
-        'crash-test', '--processes', '3', '--kills', '3', ...shape, '--source', 'kafka', '--brokers', brokers(), '--sink', db.url,
-        '--checkpoint', 'fs:.microbatch/checkpoints', '--session-timeout', '6000',
-      ]);
-      expect(result.output).toContain('VERDICT: exactly once');
-      expect(result.code, result.output).toBe(0);
-      for (const table of ['events_raw', 'page_views', 'user_totals', 'events_rejected']) {
-        expect(result.output).toMatch(new RegExp(`${table}\\s+0 missing, 0 duplicated, 0 wrong`));
+  // Every checkpoint store under the group's kill schedule: each task's epoch, checkpoints and
+  // fencing live in the store under the task's own namespace.
+  for (const [label, checkpoint] of checkpointStores) {
+    it(`crash-test --processes 3, ${label} checkpoints: members SIGKILLed, replaced by more or fewer, one stalled past its session timeout; exactly once`, async () => {
+      const db = await freshDatabase();
+      try {
+        const result = await runCli([
+          'crash-test', '--processes', '3', '--kills', '3', ...shape, '--source', 'kafka', '--brokers', brokers(), '--sink', db.url,
+          '--checkpoint', await checkpoint(), '--session-timeout', '6000',
+        ]);
+        expect(result.output).toContain('VERDICT: exactly once');
+        expect(result.code, result.output).toBe(0);
+        for (const table of ['events_raw', 'page_views', 'user_totals', 'events_rejected']) {
+          expect(result.output).toMatch(new RegExp(`${table}\\s+0 missing, 0 duplicated, 0 wrong`));
+        }
+        expect(result.output).toMatch(/SIGSTOP m\d+ for \d+ ms/);
+        expect(result.output).toMatch(/kill 3\/3: SIGKILL m\d+/);
+      } finally {
+        await db.drop();
       }
-      expect(result.output).toMatch(/SIGSTOP m\d+ for \d+ ms/);
-      expect(result.output).toMatch(/kill 3\/3: SIGKILL m\d+/);
-    } finally {
-      await db.drop();
-    }
-  });
+    });
+  }
 });

@@ -15,6 +15,7 @@ import {
   type Coordinator,
   type MemoryCheckpointData,
   type ProtocolPoint,
+  type SourceOpenContext,
   type StreamingContext,
 } from '../src/index.js';
 import { START, testContext, uniqueAppId } from './helpers.js';
@@ -109,6 +110,39 @@ describe('a group of members sharing tasks', () => {
     for (let t = 0; t < PARTITIONS; t++) expect(world.store.checkpoints.get(taskAppId(world.appId, t))?.size).toBeGreaterThan(0);
     expect(world.store.checkpoints.get(world.appId)?.size ?? 0).toBe(0);
     for (let t = 0; t < PARTITIONS; t++) expect(world.store.epochs.get(taskAppId(world.appId, t))).toBe(1);
+  });
+
+  it("each task's sources are told which partitions the task owns; a single process tells them nothing", async () => {
+    const world = newWorld();
+    const seen = new Map<string, string[] | 'all'>();
+    const spied = (appId: string) => {
+      const source = createMemoryLogSource(world.log, { name: 'events' });
+      return {
+        ...source,
+        open: async (context: SourceOpenContext) => {
+          const owns = context.ownsPartition;
+          seen.set(appId, owns ? ['0', '1', '2', '3'].filter((p) => owns(p)) : 'all');
+          await source.open?.(context);
+        },
+      };
+    };
+    const group = new StreamingGroup({
+      appId: world.appId,
+      coordinator: createStaticCoordinator({ member: 0, members: 1, tasks: PARTITIONS }),
+      logger: silentLogger,
+      stopOnSignals: false,
+      shufflesWithinTask: false,
+      context: () => ({ batchIntervalMs: 1000, checkpoint: createMemoryCheckpointStore({ data: world.store }), clock: createVirtualClock(START), stopWhenIdle: true }),
+      build: (ssc: StreamingContext) => ssc.source(spied(ssc.appId)).map((r) => r.value).to(createMemoryTransactionalSink({ name: 'out', data: world.sink })),
+    });
+    await group.start();
+    await group.awaitTermination();
+    for (let t = 0; t < PARTITIONS; t++) expect(seen.get(taskAppId(world.appId, t))).toEqual([String(t)]);
+    const single = testContext({ appId: uniqueAppId('single'), checkpoint: createMemoryCheckpointStore({ data: createMemoryCheckpointData() }), stopWhenIdle: true });
+    single.source(spied(single.appId)).map((r) => r.value).to(createMemoryTransactionalSink({ name: 'out', data: createMemorySinkData<string>() }));
+    await single.start();
+    await single.awaitTermination();
+    expect(seen.get(single.appId)).toBe('all');
   });
 
   it('a task revoked from one member and assigned to another continues from its checkpoint, nothing doubled', async () => {

@@ -1,5 +1,5 @@
 export { createKafkaSource, type KafkaSource, type KafkaSourceElement, type KafkaSourceMetrics } from './source.js';
-export type { KafkaSourceOptions, ResolvedOptions, StartingOffset, DeserializationErrorPolicy } from './options.js';
+export type { KafkaSourceOptions, ReaderScope, ResolvedOptions, StartingOffset, DeserializationErrorPolicy } from './options.js';
 export {
   isDeadLetter,
   isKafkaRecord,
@@ -21,3 +21,5 @@ export {
 } from './reader.js';
 export { createKafkaGroupCoordinator } from './group/coordinator.js';
 export type { KafkaGroupCoordinatorOptions } from './group/options.js';
+/** For other kafkajs clients of an application (a sink, a tool): drops kafkajs 2.2.4's TimeoutNegativeWarning; see timer-fix.ts. */
+export { fixKafkajsNegativeTimeout } from './kafkajs/timer-fix.js';

@@ -49,7 +49,13 @@ export interface KafkaSourceOptions {
   /** Extra kafkajs client settings (ssl, sasl, timeouts...). */
   readonly kafka?: Omit<KafkaConfig, 'brokers' | 'clientId' | 'logCreator'>;
   /** Advanced: another Kafka client behind the reader interface (default: kafkajs). */
-  readonly createReader?: (options: ResolvedOptions, logger: Logger) => KafkaReader;
+  readonly createReader?: (options: ResolvedOptions, logger: Logger, scope: ReaderScope) => KafkaReader;
+}
+
+/** What the context tells a reader about the partitions it will read. */
+export interface ReaderScope {
+  /** Set when the context runs one task of a group: the partitions the task owns. A reader may fetch only those. */
+  readonly ownsPartition?: (topic: string, partition: number) => boolean;
 }
 
 export interface ResolvedOptions {

@@ -75,7 +75,12 @@ class KafkaDirectSource implements KafkaSource<Element> {
   async open(context: SourceOpenContext): Promise<void> {
     this.logger = context.logger.child({ source: this.name });
     this.reportRejected = context.reportRejected;
+    const owns = context.ownsPartition;
+    this.owns = owns ? (topic, partition) => owns(partitionId(topic, partition)) : undefined;
   }
+
+  /** The partitions the context reads (one task's in a group); undefined: all. */
+  private owns: ((topic: string, partition: number) => boolean) | undefined;
 
   /** Counts what an explicit policy skipped or dead-lettered into the context's metrics too. */
   private reportRejected: SourceOpenContext['reportRejected'];
@@ -83,12 +88,19 @@ class KafkaDirectSource implements KafkaSource<Element> {
   /** The client is created on first use, so a source can be built before the broker is up. */
   private reader(): KafkaReader {
     if (this.closed) throw new MicrobatchError('STOPPED', `Kafka source "${this.name}" is closed`);
-    this.client ??= this.createReader ? this.createReader(this.options, this.logger) : new KafkajsReader(this.options, this.logger);
+    const scope = this.owns ? { ownsPartition: this.owns } : {};
+    this.client ??= this.createReader ? this.createReader(this.options, this.logger, scope) : new KafkajsReader(this.options, this.logger, this.owns);
     return this.client;
   }
 
-  /** Current partitions of the subscription with their watermarks. */
+  /** Current partitions of the subscription with their watermarks (only the task's in a group). */
   private async partitions(): Promise<PartitionWatermarks[]> {
+    const marks = await this.subscribedPartitions();
+    const owns = this.owns;
+    return owns ? marks.filter((m) => owns(m.topic, m.partition)) : marks;
+  }
+
+  private async subscribedPartitions(): Promise<PartitionWatermarks[]> {
     return this.sourceCall('list the partitions', async () => {
       const reader = this.reader();
       const sub = this.options.subscription;

@@ -1,4 +1,4 @@
-import type { Admin, Producer } from 'kafkajs';
+import { AssignerProtocol, type Admin, type Producer } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { createKafkaSource } from '../src/index.js';
 import { brokers, connectClients, createTopic, openContext, produce, readContext, testKafka, topicName } from './helpers.js';
@@ -68,6 +68,30 @@ describe('subscriptions and discovery', () => {
       expect(await source.latestOffsets()).toEqual({ [`${topic}:0`]: 3, [`${topic}:2`]: 3 });
       expect(await source.startOffsets([`${topic}:0`, `${topic}:2`], 'initial')).toEqual({ [`${topic}:0`]: 1, [`${topic}:2`]: 0 });
       expect((await source.read({ source: source.name, partition: `${topic}:2`, from: 1, until: 3 }, readContext())).map((r) => r.value)).toEqual(['y', 'z']);
+    } finally {
+      await source.close();
+    }
+  });
+
+  it("a task's source lists and fetches only the partitions its task owns: its reader is assigned just those", async () => {
+    const topics = [topicName('task-a'), topicName('task-b')];
+    for (const topic of topics) {
+      await createTopic(admin, topic, 4);
+      for (const p of [0, 1, 2, 3]) await produce(producer, topic, p, [`${p}-x`, `${p}-y`]);
+    }
+    const readerGroupPrefix = topicName('reader');
+    const source = createKafkaSource({ brokers: brokers(), topics, deserializer: 'string', startingOffsets: 'earliest', readerGroupPrefix });
+    try {
+      // Task 2 of a group: the engine tells the source which partition keys the task owns.
+      await source.open({ ...openContext, ownsPartition: (partition) => partition.endsWith(':2') });
+      expect(await source.latestOffsets()).toEqual({ [`${topics[0]}:2`]: 2, [`${topics[1]}:2`]: 2 });
+      expect((await source.read({ source: source.name, partition: `${topics[1]}:2`, from: 0, until: 2 }, readContext())).map((r) => r.value)).toEqual(['2-x', '2-y']);
+      const groups = (await admin.listGroups()).groups.filter((g) => g.groupId.startsWith(readerGroupPrefix));
+      expect(groups).toHaveLength(1);
+      const [described] = (await admin.describeGroups([groups[0]!.groupId])).groups;
+      expect(described?.members).toHaveLength(1);
+      const assigned = AssignerProtocol.MemberAssignment.decode(described!.members[0]!.memberAssignment);
+      expect(assigned?.assignment).toEqual({ [topics[0]!]: [2], [topics[1]!]: [2] });
     } finally {
       await source.close();
     }

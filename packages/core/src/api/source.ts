@@ -9,6 +9,12 @@ export interface SourceOpenContext {
    * dead-lettered malformed records), so they are counted in metrics; nothing is dropped silently.
    */
   readonly reportRejected?: (event: RejectedRecords) => void;
+  /**
+   * Set when the context runs one task of a group (docs/semantics.md §10): true for the partition
+   * keys this task plans and reads. A source may fetch and list only those (the Kafka source
+   * assigns its reader just these partitions). Undefined: the context reads every partition.
+   */
+  readonly ownsPartition?: (partition: string) => boolean;
 }
 
 export interface RejectedRecords {

@@ -1,5 +1,6 @@
 import type { Logger } from '../api/logger.js';
 import type { OffsetRange, PartitionOffsets } from '../api/offsets.js';
+import type { Source } from '../api/source.js';
 import type { BatchRecord } from '../checkpoint/format.js';
 import type { StreamGraph } from '../dstream/graph.js';
 import { runBatch, type BatchRunnerEnv } from './batch-runner.js';
@@ -121,7 +122,13 @@ export class StreamTask {
     });
     this.pending = recovered.pending;
     this.lastBatchTime = recovered.lastBatchTime;
-    await openEndpoints(this.graph, { appId, epoch, logger: this.logger, reportRejected: (event) => this.bus.emit('onRecordsRejected', event) });
+    await openEndpoints(this.graph, {
+      appId,
+      epoch,
+      logger: this.logger,
+      reportRejected: (event) => this.bus.emit('onRecordsRejected', event),
+      ownerOf: (source) => this.ownerOf(source),
+    });
     await this.retrying('asking the sinks what they committed', () =>
       assertSinksNotAhead(this.graph, appId, recovered, recoverFromOlderCheckpoint, this.logger),
     );
@@ -180,9 +187,7 @@ export class StreamTask {
         rate: this.rates.rateOf(name),
         batchIntervalMs: this.options.batchIntervalMs,
       };
-      const task = this.options.task;
-      const owns = task ? (partition: string) => partitionNumberOf(source, partition) === task.id : undefined;
-      const plan = await this.retrying(`planning source "${name}"`, () => planSource(source, this.checkpointer.offsetsOf(name), limits, this.logger, owns));
+      const plan = await this.retrying(`planning source "${name}"`, () => planSource(source, this.checkpointer.offsetsOf(name), limits, this.logger, this.ownerOf(source)));
       ranges.push(...plan.ranges);
       next.set(name, plan.next);
       lag[name] = plan.lag;
@@ -190,6 +195,12 @@ export class StreamTask {
     const record: BatchRecord = { time, ranges, completed: false };
     this.checkpointer.addPlan(record, next);
     return { record, lag };
+  }
+
+  /** The partitions of `source` this task owns (its partition number); undefined outside a group. */
+  private ownerOf(source: Source<unknown>): ((partition: string) => boolean) | undefined {
+    const task = this.options.task;
+    return task ? (partition: string) => partitionNumberOf(source, partition) === task.id : undefined;
   }
 
   /** Write-ahead: the plan is durable before any output of its batch runs. */

@@ -6,6 +6,7 @@ import type { ResolvedOptions } from '../options.js';
 import type { TopicPartition } from '../partition-id.js';
 import { OffsetOutOfRangeError, type KafkaReader, type PartitionWatermarks, type RawKafkaRecord, type ReadRequest } from '../reader.js';
 import { createKafkaClient } from './client.js';
+import type { OwnsPartition } from './owned-assigner.js';
 import { ConsumerSession, type ActiveRead } from './session.js';
 import { listOffsetsUncommitted } from './isolation.js';
 
@@ -29,6 +30,8 @@ export class KafkajsReader implements KafkaReader {
   constructor(
     private readonly options: ResolvedOptions,
     private readonly logger: Logger,
+    /** The partitions this reader reads (its task's); undefined: all of its topics'. */
+    private readonly owns?: OwnsPartition,
   ) {
     this.kafka = createKafkaClient(options, logger);
     // Ranges are planned with the admin client's ListOffsets: it must see what the reads will see.
@@ -203,6 +206,7 @@ export class KafkajsReader implements KafkaReader {
       const session = new ConsumerSession(this.kafka, {
         groupId: `${this.options.readerGroupPrefix}-${randomUUID()}`,
         topics: [...topics],
+        owns: this.owns,
         readUncommitted: this.options.readUncommitted,
         maxBytesPerPartition: this.options.maxBytesPerPartition,
         verify: (t, p, offset) => this.verify(t, p, offset),

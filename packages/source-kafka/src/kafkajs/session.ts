@@ -1,5 +1,6 @@
 import type { Batch, Consumer, ConsumerCrashEvent, ConsumerEndBatchProcessEvent, ConsumerGroupJoinEvent, Kafka } from 'kafkajs';
 import type { RawKafkaRecord } from '../reader.js';
+import { ownedPartitionsAssigner, type OwnsPartition } from './owned-assigner.js';
 
 /** One range being read: records collect until the position reaches `until`. */
 export interface ActiveRead {
@@ -21,6 +22,8 @@ export interface ActiveRead {
 export interface SessionOptions {
   readonly groupId: string;
   readonly topics: readonly string[];
+  /** The partitions the reader reads (its task's); undefined: every partition of the topics. */
+  readonly owns?: OwnsPartition | undefined;
   readonly readUncommitted: boolean;
   readonly maxBytesPerPartition: number;
   /** Fails the read when `offset` of the partition is no longer in the log. */
@@ -36,8 +39,9 @@ export class SessionClosedError extends Error {
 }
 
 /**
- * One kafkajs consumer in a private group (this instance is its only member, so it is assigned
- * every partition of the subscribed topics). Every partition stays paused except while a range of
+ * One kafkajs consumer in a private group (this instance is its only member, so its assignor gives
+ * it every partition of the subscribed topics that the reader reads: all of them, or its task's
+ * when the context runs one task of a group). Every partition stays paused except while a range of
  * it is read: the read seeks to its position, resumes the partition and pauses it again when done.
  */
 export class ConsumerSession {
@@ -55,6 +59,7 @@ export class ConsumerSession {
     this.topics = new Set(options.topics);
     this.consumer = kafka.consumer({
       groupId: options.groupId,
+      partitionAssigners: [ownedPartitionsAssigner(options.owns)],
       readUncommitted: options.readUncommitted,
       allowAutoTopicCreation: false,
       maxBytesPerPartition: options.maxBytesPerPartition,
