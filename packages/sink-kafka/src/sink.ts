@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Batch, FencedError, type Logger, MicrobatchError, type OutputContext, type Sink, type SinkOpenContext, silentLogger } from '@microbatch/core';
+import { fixKafkajsNegativeTimeout } from '@microbatch/source-kafka';
 import type { Admin, Kafka, Message, RecordMetadata } from 'kafkajs';
 import { createKafkaClient } from './client.js';
 import { fencedError, isProducerFenced, isTooLarge, isUnknownTopic, sinkError, tooLargeError, unknownTopicError, type Where } from './errors.js';
@@ -54,7 +55,12 @@ export function createKafkaSink<T>(options: KafkaSinkOptions<T>): KafkaSink<T> {
   let logger: Logger = options.logger ?? silentLogger;
   const log = () => logger;
   let client: Kafka | undefined;
-  const kafka = () => (client ??= options.kafka ?? createKafkaClient(resolved as ResolvedKafkaSinkOptions<unknown>, options.kafkaConfig, log));
+  const kafka = () => {
+    // kafkajs 2.2.4 warns TimeoutNegativeWarning on Node 24 from every client; the fix patches
+    // kafkajs once, so it covers an injected client too. Applied here: the package has no import side effects.
+    fixKafkajsNegativeTimeout();
+    return (client ??= options.kafka ?? createKafkaClient(resolved as ResolvedKafkaSinkOptions<unknown>, options.kafkaConfig, log));
+  };
   let adminClient: Promise<Admin> | undefined;
   const admin = () => {
     adminClient ??= (async () => {
@@ -182,7 +188,7 @@ export function createKafkaSink<T>(options: KafkaSinkOptions<T>): KafkaSink<T> {
     const { appId, epoch, batchTime } = context;
     const state = appState(appId);
     const target = await progressTarget(appId);
-    for (let recovery = 0; ; recovery++) {
+    const attempt = async () => {
       const progress = await claim(appId, slot, epoch, where);
       const fresh = partitions.filter((p) => !progress.isCommitted(batchTime, p));
       const plan: TransactionPlan = { partitions: fresh, messages: fresh.flatMap((p) => messagesOf(p)) };
@@ -198,33 +204,16 @@ export function createKafkaSink<T>(options: KafkaSinkOptions<T>): KafkaSink<T> {
         ...tombstones,
         ...recorded.map((p) => commitMessage(appId, name, batchTime, p, { epoch, records: countOf(p), numPartitions }, target)),
       ];
+      let metadata: RecordMetadata[];
       try {
-        const metadata = await appState(appId)
-          .producers.get(slot)!
-          .run(async (tx) => {
-            for (const request of chunk(plan.messages, (topic) => limit.get(topic)!)) await tx.send(request);
-            // Last, right before the commit: the progress partition's last stable offset, which
-            // every read_committed reader of progress waits behind, is held only for this moment.
-            return tx.send([{ topic: resolved.progressTopic, messages: progressMessages }]);
-          });
-        progress.markCommitted(batchTime, recorded);
-        // Returns once the commit is readable by read_committed consumers (the broker writes the
-        // transaction markers after acknowledging the commit).
-        await reader.waitReadable(await reader.partitionOf(appId, name), lastProgressOffset(metadata, progressMessages.length), resolved.visibilityTimeoutMs);
-        return;
+        metadata = await producerOf(appId, slot).run(async (tx) => {
+          for (const request of chunk(plan.messages, (topic) => limit.get(topic)!)) await tx.send(request);
+          // Last, right before the commit: the progress partition's last stable offset, which
+          // every read_committed reader of progress waits behind, is held only for this moment.
+          return tx.send([{ topic: resolved.progressTopic, messages: progressMessages }]);
+        });
       } catch (error) {
         state.tombstones.push(...tombstones);
-        if (error instanceof MicrobatchError) throw error;
-        if (isProducerFenced(error) && recovery < FENCE_RECOVERIES) {
-          // Another producer took the transactional id, or the broker aborted a transaction that
-          // outlived transactionTimeoutMs: claim it again (FENCED if a newer epoch owns the output).
-          state.claimed.delete(slot);
-          // Jittered, growing backoff: two same-epoch instances fencing each other in lockstep
-          // would otherwise keep doing so; one of them soon commits, and the other then skips.
-          await sleep(Math.random() * 25 * 2 ** recovery);
-          context.logger.warn({ output: name, batchTime, transactionalId: transactionalId(appId, slot === 'batch' ? undefined : Number(slot)) }, 'producer fenced by another producer of the same transactional id (or a transaction timeout); taking the id back');
-          continue;
-        }
         if (isTooLarge(error)) {
           const largest = plan.messages.reduce((a, b) => (b.bytes > a.bytes ? b : a));
           throw tooLargeError(where, largest.topic, largest.bytes, limit.get(largest.topic) ?? 0, error);
@@ -233,7 +222,45 @@ export function createKafkaSink<T>(options: KafkaSinkOptions<T>): KafkaSink<T> {
           for (const m of plan.messages) topics.forget(m.topic);
           throw unknownTopicError(where, plan.messages[0]?.topic ?? '?', error);
         }
-        throw sinkError(error, where);
+        throw error;
+      }
+      progress.markCommitted(batchTime, recorded);
+      // Returns once the commit is readable by read_committed consumers (the broker writes the
+      // transaction markers after acknowledging the commit).
+      await reader.waitReadable(await reader.partitionOf(appId, name), lastProgressOffset(metadata, progressMessages.length), resolved.visibilityTimeoutMs);
+    };
+    try {
+      await takingFencedIdsBack(appId, slot, batchTime, context.logger, attempt);
+    } catch (error) {
+      throw sinkError(error, where);
+    }
+  }
+
+  /**
+   * Runs `fn` (a claim, then a transaction, of one slot) again when another producer of the same
+   * transactional id fenced it: an instance of the same epoch (several processes replaying one
+   * batch), or the broker aborting a transaction that outlived transactionTimeoutMs. The claim
+   * itself can be fenced too: between this producer's InitProducerId and its claim's commit,
+   * another instance may initialize the id. Each retry claims the id again, which fails with
+   * FENCED once a newer epoch claimed the output; more fencings than FENCE_RECOVERIES is a fight,
+   * left to the engine's retries (SINK_FAILED, transient).
+   */
+  async function takingFencedIdsBack(appId: string, slot: string, batchTime: number | undefined, log: Logger, fn: () => Promise<void>): Promise<void> {
+    const state = appState(appId);
+    for (let recovery = 0; ; recovery++) {
+      try {
+        await fn();
+        return;
+      } catch (error) {
+        if (error instanceof MicrobatchError || !isProducerFenced(error) || recovery >= FENCE_RECOVERIES) throw error;
+        state.claimed.delete(slot);
+        // Jittered, growing backoff: same-epoch instances fencing each other in lockstep would
+        // otherwise keep doing so; one of them soon commits, and the others then skip.
+        await sleep(Math.random() * 25 * 2 ** recovery);
+        log.warn(
+          { output: name, ...(batchTime === undefined ? {} : { batchTime }), transactionalId: transactionalId(appId, slot === 'batch' ? undefined : Number(slot)) },
+          'producer fenced by another producer of the same transactional id (or a transaction timeout); taking the id back',
+        );
       }
     }
   }
@@ -283,7 +310,7 @@ export function createKafkaSink<T>(options: KafkaSinkOptions<T>): KafkaSink<T> {
         if (resolved.staticTopic !== undefined) await topics.maxMessageBytes(resolved.staticTopic, where);
         // Per batch, the output's one producer takes its transactional id now, fencing the previous
         // owner at once; per partition, each producer takes its id on its first transaction.
-        if (resolved.granularity === 'batch') await claim(context.appId, 'batch', context.epoch, where);
+        if (resolved.granularity === 'batch') await takingFencedIdsBack(context.appId, 'batch', undefined, context.logger, () => claim(context.appId, 'batch', context.epoch, where).then(() => undefined));
         else {
           const progress = await reader.refresh(context.appId, name);
           if (progress.highestClaim > context.epoch) throw fencedError(where, context.appId, context.epoch, progress.highestClaim);
