@@ -5,11 +5,12 @@ import { endToEndTasks } from './scenarios/end-to-end.ts';
 import { engineTasks } from './scenarios/engine.ts';
 import { eventTimeTasks } from './scenarios/event-time.ts';
 import { groupTasks } from './scenarios/group.ts';
+import { kafkaToKafkaTasks } from './scenarios/kafka-to-kafka.ts';
 import { scaleTasks } from './scenarios/scale.ts';
 import { stateTasks } from './scenarios/state.ts';
 
 type Task = (args: never) => Promise<unknown>;
-const tasks: Record<string, Task> = { ...engineTasks, ...endToEndTasks, ...checkpointTasks, ...stateTasks, ...scaleTasks, ...groupTasks, ...eventTimeTasks };
+const tasks: Record<string, Task> = { ...engineTasks, ...endToEndTasks, ...checkpointTasks, ...stateTasks, ...scaleTasks, ...groupTasks, ...eventTimeTasks, ...kafkaToKafkaTasks };
 
 const [name, json] = process.argv.slice(2);
 const task = tasks[name ?? ''];

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ensureServices, startPrivateService } from '@microbatch/services';
 import { fixKafkajsNegativeTimeout } from '@microbatch/source-kafka';
 import { groupScaleOut } from './group-suite.ts';
+import { kafkaToKafka } from './k2k-suite.ts';
 import { BENCH_DIR } from './harness.ts';
 import { describeMachine, gitCommit } from './machine.ts';
 import { markdownTable, updateReadme, type RunResults, type ScenarioResult } from './report.ts';
@@ -30,6 +31,7 @@ const sizes = quick ? QUICK : FULL;
 const wanted = (id: string) => !only || only.includes(id);
 
 const needs = new Set<string>();
+if (wanted('9')) needs.add('kafka');
 if (wanted('2') || wanted('3') || wanted('5') || wanted('8')) ['kafka', 'postgres'].forEach((n) => needs.add(n));
 if (wanted('4')) ['redis', 's3'].forEach((n) => needs.add(n));
 process.env.AWS_ACCESS_KEY_ID ??= 'microbatch-local';
@@ -95,6 +97,7 @@ try {
     await scenario('9', 'event time', '>= 0.7x reduceByKey', () => eventTime(sizes));
     if (wanted('2') || wanted('3')) await scenario(wanted('2') ? '2' : '3', 'end-to-end and the cost of exactly-once', '>= 0.7 / >= 0.9', () => endToEnd(e2e));
     await scenario('5', 'recovery', 'first batch <= 2 s', () => recovery(e2e));
+    await scenario('10', 'Kafka to Kafka, the cost of exactly-once', '>= 0.9', () => kafkaToKafka(sizes));
     await scenario('8', 'scale-out as a group', '>= 1.5x; CPU <= 1.2x; failover <= session timeout + 2 s', () => groupScaleOut(e2e, sizes));
   } finally {
     await e2e.close();

@@ -73,7 +73,7 @@ const ms = (v: number) => `${v < 10 ? v.toFixed(2) : v.toFixed(0)} ms`;
 const tmp = () => mkdtempSync(join(tmpdir(), 'microbatch-bench-'));
 
 /** The run whose `metric` is the median of the runs (rounds interleave project and baseline, so drift hits both). */
-function median<R>(runs: ChildResult<R>[], metric: (r: R) => number): ChildResult<R> & { rounds: number[]; maxPeakRssMB: number } {
+export function median<R>(runs: ChildResult<R>[], metric: (r: R) => number): ChildResult<R> & { rounds: number[]; maxPeakRssMB: number } {
   const sorted = [...runs].sort((a, b) => metric(a.result) - metric(b.result));
   const mid = sorted[Math.floor((sorted.length - 1) / 2)]!;
   return { ...mid, rounds: runs.map((r) => metric(r.result)), maxPeakRssMB: Math.max(...runs.map((r) => r.peakRssMB)) };

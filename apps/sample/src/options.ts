@@ -100,7 +100,7 @@ export const sourceFlags: FlagSpec[] = [
 
 export const storeFlags: FlagSpec[] = [
   { name: 'checkpoint', kind: 'string', default: 'fs:.microbatch/checkpoints', help: 'fs:<dir> | redis://host:port[/db][?prefix=...] | s3://bucket/prefix?endpoint=http://host:port' },
-  { name: 'sink', kind: 'string', default: 'pglite:.microbatch/pglite', help: 'pglite:<dir> | postgres://... (or postgresql://...)' },
+  { name: 'sink', kind: 'string', default: 'pglite:.microbatch/pglite', help: 'pglite:<dir> | postgres://... (or postgresql://...) | kafka://host:port[,host:port]/PREFIX (topics PREFIX.events_raw, ...)' },
   { name: 'app-id', kind: 'string', default: 'sample', help: 'application id (checkpoints and commit markers)' },
 ];
 

@@ -69,29 +69,41 @@ export function buildPipeline(classified: DStream<Classified>, db: Database, hoo
   userTotals(classified, db);
 }
 
-/** user_totals: running totals per user kept by updateStateByKey, written as absolute values by the idempotent upsert sink. */
-export function userTotals(classified: DStream<Classified>, db: Database): void {
-  classified
+/** A user_totals row: the user's running totals after the batch at `batch_time`, absolute values. */
+export interface UserTotalRow {
+  readonly user_id: string;
+  readonly events: number;
+  readonly amount: number;
+  readonly batch_time: number;
+}
+
+/** Running totals per user kept by updateStateByKey, one row per user per batch. */
+export function userTotalRows(classified: DStream<Classified>): DStream<UserTotalRow> {
+  return classified
     .flatMap((c) => (c.kind === 'event' ? [c.event] : []))
     .map((e: PageEvent): [string, [number, number]] => [e.user, [1, e.amount]])
     .updateStateByKey<string, [number, number], [number, number]>(
       (values, total) => values.reduce(([n, a], [dn, da]) => [n + dn, a + da], total ?? [0, 0]),
       { name: 'user-totals' },
     )
-    .transform((batch, batchTime) => batch.map(([user_id, [events, amount]]) => ({ user_id, events, amount, batch_time: batchTime })))
-    .to(
-      upsertSink({
-        name: 'user-totals',
-        target: postgresUpsert({
-          pool: db,
-          table: 'user_totals',
-          keys: ['user_id'],
-          columns: ['user_id', 'events', 'amount', 'batch_time'],
-          // A stalled older process can never overwrite newer totals.
-          onlyIfNotOlder: 'batch_time',
-        }),
+    .transform((batch, batchTime) => batch.map(([user_id, [events, amount]]) => ({ user_id, events, amount, batch_time: batchTime })));
+}
+
+/** user_totals: running totals per user kept by updateStateByKey, written as absolute values by the idempotent upsert sink. */
+export function userTotals(classified: DStream<Classified>, db: Database): void {
+  userTotalRows(classified).to(
+    upsertSink({
+      name: 'user-totals',
+      target: postgresUpsert({
+        pool: db,
+        table: 'user_totals',
+        keys: ['user_id'],
+        columns: ['user_id', 'events', 'amount', 'batch_time'],
+        // A stalled older process can never overwrite newer totals.
+        onlyIfNotOlder: 'batch_time',
       }),
-    );
+    }),
+  );
 }
 
 /** Writes one partition's events, rejections and page-view increments in the given transaction. */

@@ -3,8 +3,10 @@ import { createPrometheusMetrics, type PrometheusMetrics } from '@microbatch/met
 import type { Database } from '@microbatch/sink-postgres';
 import { serveDashboard, type DashboardOptions, type ServedDashboard } from '@microbatch/ui';
 import type { Classified } from './events.js';
+import { buildKafkaPipeline } from './kafka-outputs.js';
 import { buildPipeline, inputStream, type InputSpec } from './pipeline.js';
 import type { BatchRejections } from './rejections.js';
+import type { KafkaSinkSpec } from './uris.js';
 
 /** What a run (one process, or each task of a group member) is given by its flags. */
 export interface RunSettings {
@@ -48,18 +50,26 @@ export function contextOptions(settings: RunSettings, store: CheckpointStore, ta
 /** The sample's program on one context: the input (classified, rejections counted) into the four tables. */
 export function buildProgram(ssc: StreamingContext, input: InputSpec, db: Database, rejections: BatchRejections, task?: number): DStream<Classified> {
   const classified = inputStream(ssc, input, rejections);
-  const traced = new Set<number>();
-  buildPipeline(classified, db, {
-    insideOutputTransaction: async (batchTime) => {
-      // Once per batch: the first partition's transaction is open, others may have committed.
-      if (!TRACE || traced.has(batchTime)) return;
-      traced.add(batchTime);
-      await trace('output', batchTime, task);
-    },
-  });
+  buildPipeline(classified, db, { insideOutputTransaction: outputTrace(task) });
   return classified;
 }
 
+/** The same program into the four topics of `--sink kafka://host:port/PREFIX`. */
+export function buildKafkaProgram(ssc: StreamingContext, input: InputSpec, spec: KafkaSinkSpec, rejections: BatchRejections): DStream<Classified> {
+  const classified = inputStream(ssc, input, rejections);
+  buildKafkaPipeline(classified, spec, TRACE ? { insideOutputTransaction: outputTrace(undefined) } : {});
+  return classified;
+}
+
+/** The crash test's `output` phase: traced once per batch, inside its first open output transaction (others may have committed). */
+function outputTrace(task: number | undefined): (batchTime: number) => Promise<void> {
+  const traced = new Set<number>();
+  return async (batchTime) => {
+    if (!TRACE || traced.has(batchTime)) return;
+    traced.add(batchTime);
+    await trace('output', batchTime, task);
+  };
+}
 
 /** `--http-port`: the dashboard and /metrics; `attach` hooks the metrics up and says what the dashboard shows. */
 export async function serveRunDashboard(port: number | undefined, attach: (metrics: PrometheusMetrics) => DashboardOptions, write: (line: string) => void): Promise<ServedDashboard | undefined> {

@@ -34,7 +34,7 @@ export interface OpenDatabase {
 }
 
 /** One database client shared by both sinks (PGlite allows one instance per directory). */
-export async function openDatabase(spec: SinkSpec, logger: Logger): Promise<OpenDatabase> {
+export async function openDatabase(spec: Exclude<SinkSpec, { kind: 'kafka' }>, logger: Logger): Promise<OpenDatabase> {
   if (spec.kind === 'pglite') {
     mkdirSync(spec.dir, { recursive: true });
     const client = await PGlite.create(spec.dir);

@@ -5,7 +5,17 @@ export type CheckpointSpec =
   | { readonly kind: 'redis'; readonly url: string; readonly keyPrefix?: string }
   | { readonly kind: 's3'; readonly bucket: string; readonly prefix: string; readonly endpoint?: string; readonly region?: string };
 
-export type SinkSpec = { readonly kind: 'pglite'; readonly dir: string } | { readonly kind: 'postgres'; readonly url: string };
+export type SinkSpec =
+  | { readonly kind: 'pglite'; readonly dir: string }
+  | { readonly kind: 'postgres'; readonly url: string }
+  | KafkaSinkSpec;
+
+/** `kafka://host:port[,host:port]/PREFIX`: the four outputs are the topics PREFIX.events_raw, ... */
+export interface KafkaSinkSpec {
+  readonly kind: 'kafka';
+  readonly brokers: string[];
+  readonly prefix: string;
+}
 
 const invalid = (uri: string, why: string, cause?: unknown) =>
   new MicrobatchError('INVALID_URI', `Invalid URI ${redactUri(uri)}: ${why}`, { cause, details: { uri: redactUri(uri) } });
@@ -56,8 +66,9 @@ export function parseCheckpointUri(uri: string): CheckpointSpec {
   throw invalid(uri, `unknown scheme "${url.protocol}"; expected fs:, redis:// or s3://`);
 }
 
-/** `pglite:<dir>` | `postgres://...` | `postgresql://...` */
+/** `pglite:<dir>` | `postgres://...` | `postgresql://...` | `kafka://host:port[,host:port]/PREFIX` */
 export function parseSinkUri(uri: string): SinkSpec {
+  if (uri.startsWith('kafka://')) return parseKafkaSinkUri(uri);
   if (uri.startsWith('pglite:')) {
     const dir = uri.slice('pglite:'.length);
     if (!dir) throw invalid(uri, 'pglite: needs a directory, e.g. pglite:.microbatch/pglite');
@@ -72,5 +83,19 @@ export function parseSinkUri(uri: string): SinkSpec {
     }
     return { kind: 'postgres', url: uri };
   }
-  throw invalid(uri, 'expected pglite:<dir> or postgres://user@host:port/db');
+  throw invalid(uri, 'expected pglite:<dir> or postgres://user@host:port/db (or kafka://host:port/PREFIX)');
+}
+
+// Kafka's rule for topic names; the prefix leaves room for the longest suffix (".events_rejected").
+const TOPIC_PREFIX = /^[a-zA-Z0-9._-]{1,200}$/;
+
+function parseKafkaSinkUri(uri: string): KafkaSinkSpec {
+  // Not WHATWG URL: a broker list has commas in the authority.
+  const match = /^kafka:\/\/([^/?#]+)\/([^/?#]*)$/.exec(uri);
+  if (!match) throw invalid(uri, 'expected kafka://host:port[,host:port]/PREFIX (the topics are PREFIX.events_raw, PREFIX.events_rejected, PREFIX.page_views, PREFIX.user_totals)');
+  const brokers = match[1]!.split(',').map((b) => b.trim()).filter(Boolean);
+  for (const broker of brokers) if (!/^[^:\s]+:\d+$/.test(broker)) throw invalid(uri, `the broker "${broker}" is not host:port`);
+  const prefix = match[2]!;
+  if (!TOPIC_PREFIX.test(prefix)) throw invalid(uri, `the topic prefix "${prefix}" must be 1-200 of a-z A-Z 0-9 . _ - (e.g. kafka://host:9092/sample)`);
+  return { kind: 'kafka', brokers, prefix };
 }

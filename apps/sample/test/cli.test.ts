@@ -10,6 +10,7 @@ describe('command line', () => {
     ['an unknown checkpoint scheme', ['run', '--checkpoint', 'ftp://x/y'], {}, 'unknown scheme'],
     ['a checkpoint URI from the environment', ['run'], { MICROBATCH_CHECKPOINT: 'redis://host/notanumber' }, 'is not a number'],
     ['a sink that is not Postgres', ['run', '--sink', 'mysql://localhost/db'], {}, 'expected pglite:<dir> or postgres://'],
+    ['a Kafka sink without a topic prefix', ['run', '--sink', 'kafka://localhost:9092'], {}, 'expected kafka://host:port[,host:port]/PREFIX'],
     ['kafka without brokers', ['run', '--source', 'kafka'], {}, '--brokers is required'],
     ['an unknown source', ['run', '--source', 'files'], {}, '--source is memory or kafka'],
     ['an unknown command', ['fly'], {}, 'unknown command'],

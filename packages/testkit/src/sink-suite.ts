@@ -39,6 +39,15 @@ export interface SinkSuiteOptions<T> {
     /** The sink implements `lastCommittedBatch`. Default: true for transactional sinks. */
     readonly lastCommittedBatch?: boolean;
   };
+  /**
+   * A record the sink must refuse (a value its serializer throws on, one larger than the target
+   * accepts...), for record `index` of partition `partitionId`. Given, the suite checks that a
+   * write carrying it rejects with a MicrobatchError and leaves no partially written transaction:
+   * the partitions that committed (per-partition sinks) hold exactly their records, the rest
+   * nothing, and the clean replay completes the batch once. Log sinks (Kafka) need this most: a
+   * transaction aborted in the middle of its sends must leave nothing readable.
+   */
+  badRecord?(batchTime: number, partitionId: number, index: number): T;
 }
 
 interface TestBatch {
@@ -159,6 +168,24 @@ export function sinkSuite<T>(options: SinkSuiteOptions<T>): void {
             equal(await last(), batches[1]!.time, 'retire pruned the newest batch');
           }
           equal(await last(`${run.appId}-other`), undefined, 'lastCommittedBatch of an app that never wrote');
+        }));
+    }
+
+    if (options.badRecord) {
+      const badRecord = options.badRecord.bind(options);
+      it('a write refused for a bad record leaves nothing half-written; the clean replay completes the batch once', () =>
+        withRun(options, async (run) => {
+          const [first, second] = run.batches(2, { nonEmpty: true }) as [TestBatch, TestBatch];
+          await run.write(run.target, first);
+          // The bad record goes last in its partition, after records a careless sink has already sent.
+          const bad = run.int(0, second.partitions.length - 1);
+          const poisoned: TestBatch = {
+            ...second,
+            partitions: second.partitions.map((records, p) => (p === bad ? [...records, badRecord(second.time, p, records.length)] : records)),
+          };
+          await rejects(run.write(run.target, poisoned), (error: unknown) => isMicrobatchError(error));
+          await run.write(run.target, second, { attempt: 2 });
+          await run.expectClean([first, second]);
         }));
     }
 

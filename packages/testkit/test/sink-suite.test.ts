@@ -1,4 +1,4 @@
-import type { Sink } from '@microbatch/core';
+import { MicrobatchError, type Sink } from '@microbatch/core';
 import { describe, expect, it } from 'vitest';
 import { createMemorySinkData, createMemoryTransactionalSink, parseMarker, sinkSuite, type MemorySinkData } from '../src/index.js';
 
@@ -139,6 +139,54 @@ describe('sink conformance suite catches broken sinks', () => {
     await expect(tests.get('a crash after a random subset of partitions, then a replay, equals one clean write')!()).rejects.toThrow(
       /differs from one clean write|Missing expected rejection/,
     );
+  });
+
+  it('a sink that half-writes a partition before refusing a bad record fails the bad-record test; one that checks first passes it', async () => {
+    const badTest = 'a write refused for a bad record leaves nothing half-written; the clean replay completes the batch once';
+    const refuse = (row: Row) => {
+      if (row.value < 0) throw new MicrobatchError('INVALID_RECORD', `record ${row.key} has a negative value`);
+    };
+    const withBad = (sink: (target: string) => Sink<Row>) => {
+      const tests = new Map<string, () => Promise<void>>();
+      sinkSuite<Row>({
+        describe: (_name, fn) => fn(),
+        it: (name, fn) => tests.set(name, fn),
+        name: 'bad records',
+        guarantee: 'transactional',
+        features: { retire: false },
+        createSink: sink,
+        readBack: readCommitted,
+        record: (batchTime, partitionId, index) => ({ key: `${batchTime}/${partitionId}/${index}`, value: index }),
+        badRecord: (batchTime, partitionId, index) => ({ key: `${batchTime}/${partitionId}/${index}`, value: -1 }),
+      });
+      return tests.get(badTest)!;
+    };
+    // Checks every record of a partition before committing it: nothing of the refused partition lands.
+    const checking = (target: string): Sink<Row> => {
+      const sink = createMemoryTransactionalSink<Row>({ name: 'out', data: broken(target).data });
+      return {
+        ...sink,
+        write: (batch, context) => sink.write(batch.mapPartitions((records) => (records.forEach(refuse), records)).bind(context), context),
+      };
+    };
+    await withBad(checking)();
+    // Writes records one by one (as a producer sends them) and fails at the bad one: the ones before stay.
+    const halfWriting = (target: string): Sink<Row> => {
+      const sink = createMemoryTransactionalSink<Row>({ name: 'out', data: broken(target).data });
+      return {
+        ...sink,
+        async write(batch, context) {
+          await batch.foreachPartition(async (records) => {
+            for (const row of records) {
+              refuse(row);
+              broken(target).retired.push(row);
+            }
+          });
+          await sink.write(batch, context);
+        },
+      };
+    };
+    await expect(withBad(halfWriting)()).rejects.toThrow(/differs from one clean write/);
   });
 
   it('a transactional sink cannot switch fencing off, and a sink must report the guarantee the suite tests', async () => {

@@ -4,9 +4,10 @@ import { killLoop, planKills, RunFailed, seededRandom } from '@microbatch/testki
 import { expectedTables } from '../expected.js';
 import { recordsInPartition } from '../generate.js';
 import { UsageError, assertShape, brokersFrom, checkpointFrom, helpText, parseFlags, sinkFrom, type FlagSpec } from '../options.js';
+import { existingOutputTopics } from '../kafka-topics.js';
 import { openDatabase } from '../resources.js';
 import { groupChaos } from './crash-group.js';
-import { compareTables } from './verify.js';
+import { compareSink } from './verify.js';
 import { produce } from './produce.js';
 
 export const crashTestFlags: FlagSpec[] = [
@@ -18,7 +19,7 @@ export const crashTestFlags: FlagSpec[] = [
   { name: 'brokers', kind: 'string', help: 'Kafka brokers, host:port[,host:port]' },
   { name: 'topic', kind: 'string', help: 'new topic for the events (default crash-test-<stamp>)' },
   { name: 'checkpoint', kind: 'string', help: 'fs:<dir> | redis://... | s3://... (default: a new fs directory)' },
-  { name: 'sink', kind: 'string', help: 'pglite:<dir> | postgres://... (must hold no sample tables yet; default: a new PGlite directory)' },
+  { name: 'sink', kind: 'string', help: 'pglite:<dir> | postgres://... (must hold no sample tables yet; default: a new PGlite directory) | kafka://host:port/PREFIX (a new prefix)' },
   { name: 'app-id', kind: 'string', help: 'application id (default crash-<stamp>)' },
   { name: 'batch-interval', kind: 'int', default: 100, help: 'batch interval in ms' },
   { name: 'processes', kind: 'int', default: 0, help: 'run the app as a group of N members (--source kafka, --sink postgres://): kill random members, start more or fewer replacements, stall one past its session timeout' },
@@ -126,13 +127,7 @@ async function verdict(
   finishedEarly: boolean,
   write: (line: string) => void,
 ): Promise<number> {
-  const database = await openDatabase(sinkSpec, createDefaultLogger());
-  let reports;
-  try {
-    reports = await compareTables(database.db, expectedTables(shape));
-  } finally {
-    await database.close();
-  }
+  const reports = await compareSink(sinkSpec, expectedTables(shape));
   for (const r of reports) {
     write(`  ${r.table.padEnd(16)} ${r.missing.length} missing, ${r.duplicated.length} duplicated, ${r.wrong.length} wrong (of ${r.expected})`);
   }
@@ -150,6 +145,11 @@ export function bar(done: number, total: number): string {
 }
 
 async function assertEmptySink(spec: ReturnType<typeof sinkFrom>): Promise<void> {
+  if (spec.kind === 'kafka') {
+    const existing = await existingOutputTopics(spec);
+    if (existing.length > 0) throw new UsageError(`the topics ${existing.join(', ')} exist already; the crash test needs a new topic prefix (its verdict compares whole topics)`);
+    return;
+  }
   if (spec.kind === 'pglite') return; // a new directory unless given; a reused one is checked below too
   const database = await openDatabase(spec, createDefaultLogger());
   try {

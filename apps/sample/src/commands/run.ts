@@ -4,10 +4,13 @@ import { parseMember, type Membership } from '../coordinator.js';
 import { runGroupMember } from '../group-member.js';
 import { UsageError, assertShape, brokersFrom, checkpointFrom, helpText, parseFlags, shapeFlags, sinkFrom, sourceFlags, storeFlags, type FlagSpec } from '../options.js';
 import type { InputSpec } from '../pipeline.js';
-import { buildProgram, contextOptions, serveRunDashboard, type RunSettings } from '../program.js';
+import { ensureOutputTopics } from '../kafka-topics.js';
+import { topicTotals } from '../kafka-verify.js';
+import { buildKafkaProgram, buildProgram, contextOptions, serveRunDashboard, type RunSettings } from '../program.js';
 import { BatchRejections } from '../rejections.js';
 import { createTables, openCheckpointStore, openDatabase } from '../resources.js';
 import { formatTotals, readTotals } from '../summary.js';
+import type { KafkaSinkSpec } from '../uris.js';
 import { runWorkers, withoutFlag } from '../workers.js';
 
 export const groupFlags: FlagSpec[] = [
@@ -53,6 +56,9 @@ export async function run(argv: readonly string[], write: (line: string) => void
   const workers = o.workers as number;
   const membership = membershipOf(o);
   if (workers > 0 && membership) throw new UsageError('--workers starts its own members (--group or --member i/N each): give --workers alone');
+  if ((workers > 0 || membership) && sink.kind === 'kafka') {
+    throw new UsageError('--sink kafka:// runs as one process: a group writes to a shared postgres://... sink (the Kafka sink has no per-task outputs in the sample)');
+  }
   if ((workers > 0 || membership) && sink.kind !== 'postgres') {
     throw new UsageError(
       'a group needs a sink its members share: --sink postgres://... (pglite: is an embedded database one process opens); ' +
@@ -75,6 +81,7 @@ export async function run(argv: readonly string[], write: (line: string) => void
     ...(o['max-records-per-partition'] ? { maxRecordsPerPartition: o['max-records-per-partition'] as number } : {}),
   };
   const logger: Logger = createDefaultLogger({ app: o['app-id'] });
+  if (sink.kind === 'kafka') return runToKafka(o, input, settings, sink, checkpoint, logger, write);
   const database = await openDatabase(sink, logger);
   const { db } = database;
   const store = openCheckpointStore(checkpoint, logger);
@@ -84,9 +91,8 @@ export async function run(argv: readonly string[], write: (line: string) => void
     const httpPort = o['http-port'] as number | undefined;
     const { batches, records } = membership
       ? await runGroupMember({ appId: o['app-id'] as string, membership, input, settings, db, store, logger, quiet: o.quiet as boolean, ...(httpPort === undefined ? {} : { httpPort }) }, write)
-      : await runSingle(o, input, settings, db, store, logger, write);
-    const seconds = (Date.now() - started) / 1000;
-    write(`\ndone: ${batches} batches, ${records} records in ${seconds.toFixed(1)} s (${Math.round(records / Math.max(seconds, 0.001))} records/s)`);
+      : await runSingle(o, settings, store, logger, write, (ssc, rejections) => buildProgram(ssc, input, db, rejections));
+    write(doneLine(started, batches, records));
     write(formatTotals(await readTotals(db)));
     return 0;
   } finally {
@@ -95,19 +101,49 @@ export async function run(argv: readonly string[], write: (line: string) => void
   }
 }
 
-/** One process running the whole application under its app id, as before groups existed. */
-async function runSingle(
+function doneLine(started: number, batches: number, records: number): string {
+  const seconds = (Date.now() - started) / 1000;
+  return `\ndone: ${batches} batches, ${records} records in ${seconds.toFixed(1)} s (${Math.round(records / Math.max(seconds, 0.001))} records/s)`;
+}
+
+/**
+ * `--sink kafka://host:port/PREFIX`: one process writing the four outputs as topics (created when
+ * missing, with as many partitions as the input), then the same summary, read back read_committed.
+ */
+async function runToKafka(
   o: Record<string, unknown>,
   input: InputSpec,
   settings: RunSettings,
-  db: Parameters<typeof buildProgram>[2],
+  sink: KafkaSinkSpec,
+  checkpoint: ReturnType<typeof checkpointFrom>,
+  logger: Logger,
+  write: (line: string) => void,
+): Promise<number> {
+  const store = openCheckpointStore(checkpoint, logger);
+  try {
+    await ensureOutputTopics(sink, o.partitions as number);
+    const started = Date.now();
+    const { batches, records } = await runSingle(o, settings, store, logger, write, (ssc, rejections) => buildKafkaProgram(ssc, input, sink, rejections));
+    write(doneLine(started, batches, records));
+    write(formatTotals(await topicTotals(sink)));
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+/** One process running the whole application under its app id, as before groups existed. */
+async function runSingle(
+  o: Record<string, unknown>,
+  settings: RunSettings,
   store: ReturnType<typeof openCheckpointStore>,
   logger: Logger,
   write: (line: string) => void,
+  build: (ssc: StreamingContext, rejections: BatchRejections) => void,
 ): Promise<{ batches: number; records: number }> {
   const ssc = new StreamingContext({ ...contextOptions(settings, store), appId: o['app-id'] as string, logger });
   const rejections = new BatchRejections(logger);
-  buildProgram(ssc, input, db, rejections);
+  build(ssc, rejections);
   let batches = 0;
   let records = 0;
   // On a terminal one status line is rewritten in place; piped output gets a line per batch.

@@ -1,0 +1,3 @@
+import { microbatchVitestConfig } from '../../vitest.shared.js';
+
+export default microbatchVitestConfig({ globalSetup: ['test/global-setup.ts'] });
