@@ -29,3 +29,4 @@ export type { WatermarkOptions, EventWindowOptions, OutputMode, LatePolicy, Inva
 export type { EventWindow } from './dstream/event-time/window-kind.js';
 export type { LateRecord, LateCounts } from './dstream/event-time/late-record.js';
 export { VERIFY_ENV, VERIFY_CRASH_POINTS, type VerifyCrashPoint, type VerifyTraceLine } from './engine/verify-hooks.js';
+export { canonicalJson } from './canonical-json.js';

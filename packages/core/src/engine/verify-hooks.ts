@@ -1,3 +1,4 @@
+import { canonicalJson } from '../canonical-json.js';
 import { appendFileSync } from 'node:fs';
 import type { Batch } from '../batch.js';
 import { checkpointBatchTime } from '../checkpoint/format.js';
@@ -215,7 +216,7 @@ export async function checkBatchTwice(env: { appId: string; graph: StreamGraph; 
 async function partitionsOf(batch: Batch<unknown> | undefined): Promise<string[][]> {
   if (!batch) return [];
   const parts: string[][] = [];
-  for (let i = 0; i < batch.numPartitions; i++) parts.push((await batch.partition(i)).map(canonical));
+  for (let i = 0; i < batch.numPartitions; i++) parts.push((await batch.partition(i)).map(canonicalJson));
   return parts;
 }
 
@@ -231,21 +232,3 @@ function firstDifference(a: string[][], b: string[][]): { partition: number; ind
 
 const clip = (text: string) => (text.length > 300 ? `${text.slice(0, 300)}...` : text);
 
-/** JSON with sorted object keys, and bigints, Dates, Maps, Sets and bytes spelled out, so equal values encode equally. */
-function canonical(value: unknown): string {
-  return JSON.stringify(normalize(value));
-}
-
-function normalize(value: unknown): unknown {
-  if (typeof value === 'bigint') return `${value}n`;
-  if (value === undefined) return '(undefined)';
-  if (typeof value !== 'object' || value === null) return value;
-  if (value instanceof Date) return `Date(${value.toISOString()})`;
-  if (value instanceof Uint8Array) return `bytes(${Buffer.from(value).toString('hex')})`;
-  if (value instanceof Map) return { Map: [...value].map(([k, v]) => [normalize(k), normalize(v)]) };
-  if (value instanceof Set) return { Set: [...value].map(normalize) };
-  if (Array.isArray(value)) return value.map(normalize);
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value).sort()) out[key] = normalize((value as Record<string, unknown>)[key]);
-  return out;
-}

@@ -1,4 +1,4 @@
-import { canonical } from './canonical.js';
+import { canonicalJson as canonical } from '@microbatch/core';
 
 /** One output row, as a snapshot returns it: a plain object of columns. */
 export type Row = Readonly<Record<string, unknown>>;
