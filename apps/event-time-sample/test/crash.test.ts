@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnTsChild } from '@microbatch/testkit';
+import { freshPostgresDatabase, spawnTsChild } from '@microbatch/testkit';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { expectedOutput } from '../src/expected.js';
@@ -15,31 +15,12 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const packagesDir = join(here, '../../../packages');
 const script = join(here, '../src/run.ts');
 
-async function freshDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `event_time_${Math.random().toString(36).slice(2, 10)}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: serverUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
-
 describe('crash test: SIGKILL the event-time pipeline repeatedly, restart, verify', () => {
   it('writes each closed window once with the right count and each late event once, and nothing else', async () => {
     const stamp = Math.random().toString(36).slice(2, 10);
     const brokers = process.env.KAFKA_BROKERS!.split(',');
     const topic = `event-time-${stamp}`;
-    const db = await freshDatabase(process.env.DATABASE_URL!);
+    const db = await freshPostgresDatabase(process.env.DATABASE_URL!, 'event_time');
     const checkpointDir = mkdtempSync(join(tmpdir(), 'event-time-'));
     try {
       await produceEvents(brokers, topic, generation);

@@ -9,7 +9,7 @@ export { verifyPipeline, formatReport, type VerifyReport } from './verify/verify
 export { killLoop, runApp, RunFailed, type AppCommand, type LandedKill } from './verify/kill-loop.js';
 export { resolveVerifyOptions, type VerifyOptions, type RunInfo, type Step, type SnapshotStep, type KafkaInput } from './verify/options.js';
 export { diffSnapshots, formatDiff, isIdentical, type Row, type SnapshotDiff } from './verify/diff.js';
-export { postgresSnapshot, postgresPrepare, redisSnapshot, parseJsonLines, withTarget } from './verify/snapshots.js';
+export { postgresSnapshot, postgresPrepare, freshPostgresDatabase, redisSnapshot, parseJsonLines, withTarget } from './verify/snapshots.js';
 export { fillTopic, type InputRecord } from './verify/kafka-input.js';
 export { kafkaSnapshot } from './verify/kafka-snapshot.js';
 export { KILL_POINTS, planKills, seededRandom, type PlannedKill } from './verify/kill-plan.js';

@@ -52,6 +52,23 @@ const checkUrl = (helper: string, url: unknown, schemes: readonly string[]) => {
   }
 };
 
+/**
+ * A new, randomly named database on a PostgreSQL server (`CREATE DATABASE`), for one test or one
+ * run's targets; `drop()` removes it (WITH (FORCE): connections a killed run left are closed).
+ */
+export async function freshPostgresDatabase(serverUrl: string, prefix = 'mbtest'): Promise<{ url: string; drop(): Promise<void> }> {
+  checkUrl('freshPostgresDatabase', serverUrl, ['postgres://', 'postgresql://']);
+  if (!/^[a-z_][a-z0-9_]*$/.test(prefix)) throw new MicrobatchError('INVALID_OPTION', 'freshPostgresDatabase: prefix must be a lower-case SQL identifier', { cause: new TypeError(prefix) });
+  const name = `${prefix}_${Math.random().toString(36).slice(2, 12)}`;
+  await withPg(serverUrl, 'freshPostgresDatabase', (client) => client.query(`CREATE DATABASE ${name}`));
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: () => withPg(serverUrl, 'freshPostgresDatabase', async (client) => void (await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))),
+  };
+}
+
 /** A snapshot step: the rows of a SQL query (with `{target}`) on PostgreSQL. Order does not matter: the diff compares multisets. */
 export function postgresSnapshot(options: { url: string; query: string }): (run: RunInfo) => Promise<Row[]> {
   checkUrl('postgresSnapshot', options.url, ['postgres://', 'postgresql://']);
