@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freshPostgresDatabase, spawnTsChild } from '@microbatch/testkit';
+import { freshPostgresDatabase, killLoop, planKills, seededRandom, tsChildCommand } from '@microbatch/testkit';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { expectedOutput } from '../src/expected.js';
@@ -25,26 +25,19 @@ describe('crash test: SIGKILL the event-time pipeline repeatedly, restart, verif
     try {
       await produceEvents(brokers, topic, generation);
       const options: RunOptions = { appId: `et-${stamp}`, brokers, topic, databaseUrl: db.url, checkpointDir, batchIntervalMs: 100, shape };
-      const kills = 8;
-      let killed = 0;
-      for (let k = 0; k < kills; k++) {
-        const child = spawnTsChild(script, [JSON.stringify(options)], { packagesDir });
-        // A kill after 1-3 completed batches and a random extra moment: inside planning, output or a checkpoint write.
-        const batches = 1 + Math.floor(Math.random() * 3);
-        const outcome = await Promise.race([
-          child.waitFor((line) => line.startsWith('batch ') && child.lines.filter((l) => l.startsWith('batch ')).length >= batches).then(() => 'running' as const),
-          child.waitFor((line) => line === 'done').then(() => 'done' as const),
-        ]);
-        if (outcome === 'done') break;
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 60));
-        await child.kill();
-        killed++;
-      }
-      const last = spawnTsChild(script, [JSON.stringify(options)], { packagesDir });
-      await last.waitFor((line) => line === 'done');
-      await last.exited();
-      // Each kill interrupted a run that had input left, so crashes really hit the pipeline mid-stream.
-      expect(killed).toBe(kills);
+      // Ten starts, each SIGKILLing itself at a protocol point in turn (planning, output in
+      // progress, between output and checkpoint, during a checkpoint write, plan durable), then a
+      // start that runs to the end: testkit's kill loop, as microbatch-verify aims its kills.
+      const kills = 10;
+      const plan = planKills(kills, seededRandom(Math.floor(Math.random() * 2 ** 31)));
+      const outcome = await killLoop(
+        { app: tsChildCommand(script, [JSON.stringify(options)], { packagesDir }), cwd: checkpointDir, processTimeoutMs: 120_000 },
+        // The app stops by itself after enough idle batches for the idle rule to close its windows.
+        { env: {}, plan, dir: join(checkpointDir, 'kills'), stopWhenIdle: false },
+      );
+      // Every kill landed in a run that still had input, at the point it was aimed at.
+      expect(outcome.finishedEarly).toBe(false);
+      expect(outcome.landed.map((k) => k.point)).toEqual(plan.map((k) => k.point));
 
       const pool = new pg.Pool({ connectionString: db.url });
       try {

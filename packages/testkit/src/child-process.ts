@@ -40,15 +40,18 @@ registerHooks({
 }
 
 /**
- * Starts `node <script> ...args` with TypeScript support (Node's type transform) and the workspace
- * resolution above. `packagesDir` is the monorepo's packages folder.
+ * The command line (`node` first) that runs `<script> ...args` with TypeScript support (Node's type
+ * transform) and the workspace resolution above: for `spawnTsChild`, or as the `app` of
+ * `killLoop` / `verifyPipeline`. `packagesDir` is the monorepo's packages folder.
  */
+export function tsChildCommand(script: string, args: readonly string[], options: { packagesDir: string }): string[] {
+  return [process.execPath, '--experimental-transform-types', '--no-warnings', '--import', hooksUrl(options.packagesDir), script, ...args];
+}
+
+/** Starts `tsChildCommand(script, args)` with its stdout read line by line. */
 export function spawnTsChild(script: string, args: readonly string[], options: { packagesDir: string; env?: NodeJS.ProcessEnv }): TsChild {
-  const child = spawn(
-    process.execPath,
-    ['--experimental-transform-types', '--no-warnings', '--import', hooksUrl(options.packagesDir), script, ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } },
-  );
+  const [node, ...argv] = tsChildCommand(script, args, options);
+  const child = spawn(node!, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
   const lines: string[] = [];
   const waiters: Array<{ test: (line: string) => boolean; resolve: (line: string) => void }> = [];
   let stderr = '';

@@ -49,12 +49,24 @@ export const exitText = (r: { code: number | null; signal: string | null; timedO
  */
 export async function killLoop(
   command: AppCommand,
-  options: { env: Record<string, string>; plan: readonly PlannedKill[]; dir: string; write?: (line: string) => void; onKill?: (kill: LandedKill, index: number) => void },
+  options: {
+    env: Record<string, string>;
+    plan: readonly PlannedKill[];
+    dir: string;
+    write?: (line: string) => void;
+    onKill?: (kill: LandedKill, index: number) => void;
+    /**
+     * Default true: every start stops at its first batch without new input (MICROBATCH_VERIFY_STOP_WHEN_IDLE).
+     * False for an app that stops by itself, e.g. one whose event-time windows close only after a
+     * few idle batches (docs/semantics.md §9).
+     */
+    stopWhenIdle?: boolean;
+  },
 ): Promise<{ landed: LandedKill[]; finishedEarly: boolean }> {
   const { plan, dir } = options;
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const trace = join(dir, 'trace.jsonl');
-  const base = { ...options.env, [VERIFY_ENV.trace]: trace, [VERIFY_ENV.stopWhenIdle]: '1' };
+  const base = { ...options.env, [VERIFY_ENV.trace]: trace, ...(options.stopWhenIdle === false ? {} : { [VERIFY_ENV.stopWhenIdle]: '1' }) };
   const landed: LandedKill[] = [];
   let finishedEarly = false;
   for (const [k, kill] of plan.entries()) {
