@@ -1,4 +1,4 @@
-import type { CheckpointStore, DStream, ProtocolPoint, StreamingContext, TaskContextOptions } from '@microbatch/core';
+import { VERIFY_ENV, offerOutputCrash, type CheckpointStore, type DStream, type ProtocolPoint, type StreamingContext, type TaskContextOptions } from '@microbatch/core';
 import { createPrometheusMetrics, type PrometheusMetrics } from '@microbatch/metrics';
 import type { Database } from '@microbatch/sink-postgres';
 import { serveDashboard, type DashboardOptions, type ServedDashboard } from '@microbatch/ui';
@@ -18,6 +18,8 @@ export interface RunSettings {
 /** For the crash test: print where the process is and linger there, so a kill lands in that phase. */
 export const TRACE = process.env.MICROBATCH_TRACE === '1';
 const TRACE_LINGER_MS = 15;
+/** Under the crash test's (and microbatch-verify's) kills: outputs offer the moment for an output-phase kill. */
+const VERIFY_CRASH = process.env[VERIFY_ENV.crashAt] !== undefined;
 
 /** `trace <phase> <batchTime>`, with ` task N` in a group member: the crash test matches the start. */
 async function trace(phase: string, batchTime: number, task: number | undefined): Promise<void> {
@@ -57,14 +59,18 @@ export function buildProgram(ssc: StreamingContext, input: InputSpec, db: Databa
 /** The same program into the four topics of `--sink kafka://host:port/PREFIX`. */
 export function buildKafkaProgram(ssc: StreamingContext, input: InputSpec, spec: KafkaSinkSpec, rejections: BatchRejections): DStream<Classified> {
   const classified = inputStream(ssc, input, rejections);
-  buildKafkaPipeline(classified, spec, TRACE ? { insideOutputTransaction: outputTrace(undefined) } : {});
+  buildKafkaPipeline(classified, spec, TRACE || VERIFY_CRASH ? { insideOutputTransaction: outputTrace(undefined) } : {});
   return classified;
 }
 
-/** The crash test's `output` phase: traced once per batch, inside its first open output transaction (others may have committed). */
+/**
+ * The crash test's `output` phase, once per batch, inside its first open output transaction (others
+ * may have committed): traced for the group crash test, and offered to an armed output-phase kill.
+ */
 function outputTrace(task: number | undefined): (batchTime: number) => Promise<void> {
   const traced = new Set<number>();
   return async (batchTime) => {
+    if (VERIFY_CRASH) await offerOutputCrash();
     if (!TRACE || traced.has(batchTime)) return;
     traced.add(batchTime);
     await trace('output', batchTime, task);

@@ -28,5 +28,5 @@ export { WatermarkedStream, type EventWindowDStream } from './dstream/event-time
 export type { WatermarkOptions, EventWindowOptions, OutputMode, LatePolicy, InvalidEventTimePolicy } from './dstream/event-time/options.js';
 export type { EventWindow } from './dstream/event-time/window-kind.js';
 export type { LateRecord, LateCounts } from './dstream/event-time/late-record.js';
-export { VERIFY_ENV, VERIFY_CRASH_POINTS, type VerifyCrashPoint, type VerifyTraceLine } from './engine/verify-hooks.js';
+export { VERIFY_ENV, VERIFY_CRASH_POINTS, offerOutputCrash, type VerifyCrashPoint, type VerifyTraceLine } from './engine/verify-hooks.js';
 export { canonicalJson } from './canonical-json.js';

@@ -12,9 +12,9 @@ const tsx = createRequire(import.meta.url).resolve('tsx');
 const fixture = fileURLToPath(new URL('./fixtures/verify-child.ts', import.meta.url));
 
 /** Runs the fixture with the given switches; returns how it ended and its trace lines. */
-async function runChild(env: Record<string, string>, stamp: 'record' | 'clock' = 'record') {
+async function runChild(env: Record<string, string>, stamp: 'record' | 'clock' = 'record', offer = false) {
   const traceFile = join(mkdtempSync(join(tmpdir(), 'verify-hooks-')), 'trace.jsonl');
-  const child = spawn(process.execPath, ['--import', tsx, fixture, stamp], {
+  const child = spawn(process.execPath, ['--import', tsx, fixture, stamp, ...(offer ? ['offer'] : [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, [VERIFY_ENV.trace]: traceFile, [VERIFY_ENV.stopWhenIdle]: '1', ...env },
   });
@@ -56,6 +56,14 @@ describe('MICROBATCH_VERIFY_* switches', () => {
     const before = lines.filter((l) => l.kind === 'point').at(-1) as { point: string };
     const expected = point === 'output:in-progress' ? ['output:before', 'output:after'] : [point];
     expect(expected).toContain(before.point);
+  });
+
+  it('an output that offers the moment (offerOutputCrash) gets an armed output:in-progress kill there, before its delay ran out', async () => {
+    const { signal, lines } = await runChild({ [VERIFY_ENV.crashAt]: 'output:in-progress@2', [VERIFY_ENV.crashDelayMs]: '60000' }, 'record', true);
+    expect(signal).toBe('SIGKILL');
+    expect(lines.at(-1)).toMatchObject({ kind: 'crash', point: 'output:in-progress', nth: 2, landed: 'where an output offered it (offerOutputCrash)' });
+    // Inside the outputs: the batch's output:before was traced, its output:after never was.
+    expect((lines.filter((l) => l.kind === 'point').at(-1) as { point: string }).point).toBe('output:before');
   });
 
   it('DETERMINISM names the first output whose contents differ when user code reads the clock', async () => {

@@ -90,7 +90,12 @@ export async function crashTest(argv: readonly string[], write: (line: string) =
     if (!outcome.ok) return 1;
     return verdict(shape, sinkSpec, hit, PHASES, kills, outcome.finishedEarly, write);
   }
-  const plan = planKills(kills, seededRandom(Math.floor(Math.random() * 2 ** 31)));
+  // An output-phase kill waits for the outputs to offer it (offerOutputCrash: inside an open
+  // Postgres or Kafka transaction that already holds records), up to 2 s, then falls back to the
+  // end of the outputs; a few ms in, as the plan has it, would often land before any transaction.
+  const plan = planKills(kills, seededRandom(Math.floor(Math.random() * 2 ** 31))).map((kill) =>
+    kill.point === 'output:in-progress' ? { ...kill, delayMs: 2000 } : kill,
+  );
   try {
     // This same CLI, same node flags; a run never spawns members of its own.
     const app = [process.execPath, ...process.execArgv, resolve(process.argv[1]!), ...runArgs];

@@ -84,6 +84,8 @@ function flag(env: NodeJS.ProcessEnv, name: string): boolean {
 let cached: { switches: Switches | undefined } | undefined;
 const reached = new Map<string, number>();
 let crashTimer: NodeJS.Timeout | undefined;
+/** The armed output:in-progress kill waiting on its timer: an output may offer a better moment. */
+let pendingOutputCrash: (() => Promise<never>) | undefined;
 const never = new Promise<never>(() => {});
 
 function switches(): Switches | undefined {
@@ -111,6 +113,7 @@ function reach(appId: string, point: string, batchTime: number, attempt: number)
   if (point === 'output:after' && crashTimer) {
     // The outputs finished before the timer: die now, still before the batch's completion exists.
     clearTimeout(crashTimer);
+    pendingOutputCrash = undefined;
     return die(appId, 'output:in-progress', crash.nth, batchTime, 'outputs finished first: at output:after');
   }
   const counted = crash.point === 'output:in-progress' && point === 'output:before' ? 'output:in-progress' : point;
@@ -119,9 +122,26 @@ function reach(appId: string, point: string, batchTime: number, attempt: number)
   if (counted !== crash.point || n !== crash.nth) return undefined;
   if (counted === 'output:in-progress') {
     crashTimer = setTimeout(() => void die(appId, counted, n, batchTime, `${crash.delayMs} ms into the outputs`), crash.delayMs);
+    pendingOutputCrash = () => {
+      clearTimeout(crashTimer);
+      return die(appId, counted, n, batchTime, 'where an output offered it (offerOutputCrash)');
+    };
     return undefined;
   }
   return die(appId, counted, n, batchTime, 'at the point');
+}
+
+/**
+ * For an output's own code, e.g. right after a transactional sink's first send: when the verifier
+ * aimed a kill at `output:in-progress` of this batch and its delay has not run out yet, the process
+ * dies here, inside the output's open transaction, instead of at an arbitrary moment. A no-op
+ * unless MICROBATCH_VERIFY_CRASH_AT arms that point.
+ */
+export async function offerOutputCrash(): Promise<void> {
+  const crash = pendingOutputCrash;
+  if (!crash) return;
+  pendingOutputCrash = undefined;
+  await crash();
 }
 
 /** The resolved options with the switches applied (unchanged when none is set). */
