@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isMicrobatchError, type MicrobatchError } from '@microbatch/core';
-import Redis from 'ioredis';
+import { Redis } from 'ioredis';
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createKafkaSource, isDeadLetter, isKafkaRecord, type KafkaSource } from '../src/index.js';

@@ -62,7 +62,22 @@ export class KafkajsReader implements KafkaReader {
   async watermarks(topics: readonly string[]): Promise<PartitionWatermarks[]> {
     const marks = await this.offsets.watermarks(topics);
     for (const m of marks) this.knownTopics.add(m.topic);
+    const withRecords = marks.find((m) => m.high > m.low);
+    if (withRecords && !this.session && !this.building) this.warmUp(withRecords.topic);
     return marks;
+  }
+
+  /**
+   * Builds the consumer session (connect, join its private group) as soon as a plan lists
+   * partitions that hold records, without delaying that plan: the first batch's reads then find
+   * it joined, as later batches do. Topics with nothing in them (an idle task of a group) get no
+   * consumer until a range is read. A failure is left to the first read, which retries and
+   * reports it.
+   */
+  private warmUp(topic: string): void {
+    this.rebuild(undefined, topic).catch((error: unknown) => {
+      this.logger.debug({ err: error }, 'building the Kafka consumer ahead of the first read failed; the first read builds it again');
+    });
   }
 
   async commitGroupOffsets(groupId: string, offsets: readonly (TopicPartition & { offset: number })[]): Promise<void> {
@@ -98,11 +113,15 @@ export class KafkajsReader implements KafkaReader {
         throw this.failure(`could not read the range within readTimeoutMs=${this.options.readTimeoutMs}`, request, state.position, lastError);
       }
       try {
-        const session = await this.sessionFor(topic, partition, deadline);
         // A range that continues where the consumer is needs no check: the offsets before it
-        // were just fetched (see ConsumerSession.positionedAt).
-        if (session.positionedAt(topic, partition, state.position)) this.continuedReads++;
-        else await this.verify(topic, partition, state.position);
+        // were just fetched (see ConsumerSession.positionedAt). Otherwise the check runs while
+        // the session is found or built.
+        const positioned = this.session?.closed === false && this.session.positionedAt(topic, partition, state.position);
+        const check = positioned ? undefined : this.verify(topic, partition, state.position);
+        check?.catch(() => {}); // awaited below; kept from being unhandled while the session builds
+        const session = await this.sessionFor(topic, partition, deadline);
+        if (check) await check;
+        else this.continuedReads++;
         await this.readOnce(session, request, state);
         return state.records;
       } catch (error) {
