@@ -199,10 +199,12 @@ class KafkaDirectSource implements KafkaSource<Element> {
   /**
    * Deserializes a range's records in offset order. A deserializer that returns a promise switches
    * the rest of the range to `deserializerConcurrency` calls at once; the records keep their order
-   * and the error policies apply as for a synchronous one.
+   * and the error policies apply as for a synchronous one. The kafkajs reader's records get their
+   * value in place and become the elements themselves (see FetchedRecord); other readers' records
+   * are copied.
    */
   private async deserializeAll(raw: readonly RawKafkaRecord[], context: ReadContext): Promise<Element[]> {
-    const values: unknown[] = new Array(raw.length);
+    const values = new DeserializedValues(raw);
     const failures = new Map<number, unknown>();
     for (let i = 0; i < raw.length; i++) {
       const record = raw[i]!;
@@ -218,7 +220,7 @@ class KafkaDirectSource implements KafkaSource<Element> {
         await this.deserializeConcurrently(raw, i, value, values, failures);
         break;
       }
-      values[i] = value;
+      values.set(i, value);
     }
     return this.collect(raw, values, failures, context);
   }
@@ -228,7 +230,7 @@ class KafkaDirectSource implements KafkaSource<Element> {
     raw: readonly RawKafkaRecord[],
     start: number,
     first: PromiseLike<unknown>,
-    values: unknown[],
+    values: DeserializedValues,
     failures: Map<number, unknown>,
   ): Promise<void> {
     const failFast = this.options.onDeserializationError === 'fail';
@@ -236,7 +238,7 @@ class KafkaDirectSource implements KafkaSource<Element> {
     let failed = false;
     const settle = async (i: number, result: unknown) => {
       try {
-        values[i] = await result;
+        values.set(i, await result);
       } catch (error) {
         failures.set(i, error);
         if (failFast) failed = true;
@@ -264,7 +266,7 @@ class KafkaDirectSource implements KafkaSource<Element> {
   }
 
   /** The range's elements from the deserialized values, with the error policy applied in offset order. */
-  private collect(raw: readonly RawKafkaRecord[], values: readonly unknown[], failures: ReadonlyMap<number, unknown>, context: ReadContext): Element[] {
+  private collect(raw: readonly RawKafkaRecord[], values: DeserializedValues, failures: ReadonlyMap<number, unknown>, context: ReadContext): Element[] {
     if (failures.size > 0 && this.options.onDeserializationError === 'fail') {
       const index = Math.min(...failures.keys());
       const record = raw[index]!;
@@ -275,27 +277,23 @@ class KafkaDirectSource implements KafkaSource<Element> {
         { cause: error, details: { topic: record.topic, partition: record.partition, offset: record.offset } },
       );
     }
+    this.metrics.recordsRead += raw.length - (this.options.onDeserializationError === 'skip' ? failures.size : 0);
+    // The common case: every record deserialized in place, so the reader's array is the result.
+    if (failures.size === 0 && values.inPlace) return raw as unknown as Element[];
     const out: Element[] = [];
     // Records rejected under skip/deadLetter are counted and told once per read (one warning, a
     // few samples at debug), not a line each: malformed input is routine in a stream.
     const rejected: Array<{ topic: string; partition: number; offset: string; error: string }> = [];
     for (let i = 0; i < raw.length; i++) {
       const record = raw[i]!;
-      if (failures.size > 0 && failures.has(i)) {
+      if (failures.has(i)) {
         const message = messageOf(failures.get(i));
         rejected.push({ topic: record.topic, partition: record.partition, offset: String(record.offset), error: message });
         if (this.options.onDeserializationError === 'deadLetter') out.push({ kind: 'deadLetter', ...copy(record), value: record.value, error: message });
         continue;
       }
-      if (record instanceof FetchedRecord) {
-        // The reader's own record object becomes the element: no copy per record.
-        (record as { value: unknown }).value = values[i];
-        out.push(record as unknown as Element);
-      } else {
-        out.push({ kind: 'record', ...copy(record), value: values[i] });
-      }
+      out.push(values.inPlace ? (record as unknown as Element) : { kind: 'record', ...copy(record), value: values.get(i) });
     }
-    this.metrics.recordsRead += out.length;
     if (rejected.length > 0) this.reportDeserializationFailures(rejected, context);
     return out;
   }
@@ -351,6 +349,29 @@ class KafkaDirectSource implements KafkaSource<Element> {
         details: { brokers: this.options.brokers, unreachable: isUnreachable(error) },
       });
     }
+  }
+}
+
+/**
+ * Where a range's deserialized values go: into the kafkajs reader's records themselves (a failed
+ * record keeps its raw value, for its dead letter), or, for another reader's records, an array.
+ */
+class DeserializedValues {
+  readonly inPlace: boolean;
+  private readonly values: unknown[] | undefined;
+
+  constructor(private readonly raw: readonly RawKafkaRecord[]) {
+    this.inPlace = raw.every((r) => r instanceof FetchedRecord);
+    this.values = this.inPlace ? undefined : new Array<unknown>(raw.length);
+  }
+
+  set(index: number, value: unknown): void {
+    if (this.values) this.values[index] = value;
+    else (this.raw[index] as { value: unknown }).value = value;
+  }
+
+  get(index: number): unknown {
+    return this.values ? this.values[index] : this.raw[index]!.value;
   }
 }
 
