@@ -83,6 +83,20 @@ class KafkaDirectSource implements KafkaSource<Element> {
     this.reportRejected = context.reportRejected;
     const owns = context.ownsPartition;
     this.owns = owns ? (topic, partition) => owns(partitionId(topic, partition)) : undefined;
+    this.warmUp();
+  }
+
+  /**
+   * Connects while the engine finishes starting (restoring state, waiting for the first batch
+   * time), without delaying it: lists the partitions once, which also builds the reader's
+   * consumer when they hold records (see KafkajsReader.watermarks), so the first batch's plan and
+   * reads cost what later ones do. A failure here is logged and left to the first plan, which
+   * lists again and reports it.
+   */
+  private warmUp(): void {
+    this.partitions().catch((error: unknown) => {
+      if (!this.closed) this.logger.debug({ err: error }, 'connecting to Kafka ahead of the first batch failed; the first plan connects again');
+    });
   }
 
   /** The partitions the context reads (one task's in a group); undefined: all. */
