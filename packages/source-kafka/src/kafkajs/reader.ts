@@ -116,10 +116,12 @@ export class KafkajsReader implements KafkaReader {
         // A range that continues where the consumer is needs no check: the offsets before it
         // were just fetched (see ConsumerSession.positionedAt). Otherwise the check runs while
         // the session is found or built.
-        const positioned = this.session?.closed === false && this.session.positionedAt(topic, partition, state.position);
-        const check = positioned ? undefined : this.verify(topic, partition, state.position);
+        const current = this.session?.closed === false ? this.session : undefined;
+        let check = current?.positionedAt(topic, partition, state.position) ? undefined : this.verify(topic, partition, state.position);
         check?.catch(() => {}); // awaited below; kept from being unhandled while the session builds
         const session = await this.sessionFor(topic, partition, deadline);
+        // Replaced meanwhile (a topic or partition was added): the new consumer is not positioned.
+        if (!check && (session !== current || !session.positionedAt(topic, partition, state.position))) check = this.verify(topic, partition, state.position);
         if (check) await check;
         else this.continuedReads++;
         await this.readOnce(session, request, state);
