@@ -45,8 +45,9 @@ export interface KafkaSourceOptions {
   /** Bytes fetched per partition per request. Default 1048576. */
   readonly maxBytesPerPartition?: number;
   /**
-   * Bytes (keys and values) a partition keeps fetching past the end of the range just read, for
-   * the next range, which usually starts there. Default 1048576; 0: pause at once.
+   * After a range is read its partition stays resumed, for the next range, which usually starts
+   * there; the first fetched batch that finds no range being read pauses it once the partition
+   * holds this many bytes (keys and values) past the range. Default 0: that first batch.
    */
   readonly prefetchBytesPerPartition?: number;
   /** How many calls of an async deserializer run at once per range read. Default 16. */
@@ -187,7 +188,7 @@ export function resolveOptions(options: KafkaSourceOptions): ResolvedOptions {
     commitGroupId: options.commitGroupId,
     readerGroupPrefix: options.readerGroupPrefix ?? 'microbatch-reader',
     maxBytesPerPartition: positiveInt('maxBytesPerPartition', options.maxBytesPerPartition, 1_048_576)!,
-    prefetchBytesPerPartition: nonNegativeInt('prefetchBytesPerPartition', options.prefetchBytesPerPartition, 1_048_576),
+    prefetchBytesPerPartition: nonNegativeInt('prefetchBytesPerPartition', options.prefetchBytesPerPartition, 0),
     deserializerConcurrency: positiveInt('deserializerConcurrency', options.deserializerConcurrency, 16)!,
     clientId: options.clientId ?? 'microbatch',
     kafka: options.kafka ?? {},

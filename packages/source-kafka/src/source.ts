@@ -181,6 +181,7 @@ class KafkaDirectSource implements KafkaSource<Element> {
         this.outage.succeeded();
         break;
       } catch (error) {
+        this.metrics.rangesContinued = reader.continuedReads ?? 0;
         this.outage.failed(`read ${range.partition}`, error);
         if (!(error instanceof OffsetOutOfRangeError)) {
           if (error instanceof MicrobatchError) throw error;

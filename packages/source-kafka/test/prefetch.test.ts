@@ -44,20 +44,24 @@ describe('consecutive ranges (prefetch)', () => {
   it('a continued range whose offsets past the prefetched ones were deleted fails with OFFSET_OUT_OF_RANGE', async () => {
     const topic = topicName('prefetch-deleted');
     await createTopic(admin, topic, 1);
+    // Two record batches in the log; maxBytesPerPartition 1 makes every fetch return one of them
+    // (the broker always returns at least one batch): [0, 5) completes on the first, the second
+    // arrives with no range being read and pauses the partition at 20, where nothing more is fetched.
     await produce(producer, topic, 0, values(0, 10));
-    // prefetchBytesPerPartition 1: the consumer pauses right after the first batch past a range.
-    const source = createKafkaSource({ brokers: brokers(), topics: [topic], deserializer: 'string', prefetchBytesPerPartition: 1 });
+    await produce(producer, topic, 0, values(10, 10));
+    const source = createKafkaSource({ brokers: brokers(), topics: [topic], deserializer: 'string', maxBytesPerPartition: 1 });
     try {
       await source.open(openContext);
       expect((await read(source, topic, 0, 5)).map((r) => r.value)).toEqual(values(0, 5));
-      await produce(producer, topic, 0, values(10, 10));
-      await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '15' }] });
-      // [5, 10) may already be prefetched (they were in the log when fetched); 10 to 14 are gone.
-      const error = await read(source, topic, 5, 20).catch((e: unknown) => e);
+      await produce(producer, topic, 0, values(20, 10));
+      await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '25' }] });
+      // 5 to 19 may already be fetched (they were in the log then); 20 to 24 are gone.
+      const error = await read(source, topic, 5, 30).catch((e: unknown) => e);
       expect(isMicrobatchError(error, 'OFFSET_OUT_OF_RANGE')).toBe(true);
-      expect((error as MicrobatchError).details).toMatchObject({ topic, partition: 0, from: 5, until: 20, logStartOffset: 15 });
+      expect((error as MicrobatchError).details).toMatchObject({ topic, partition: 0, from: 5, until: 30, logStartOffset: 25 });
+      expect(source.metrics.rangesContinued).toBe(1);
       // What is left of the log still reads, from a fresh seek.
-      expect((await read(source, topic, 15, 20)).map((r) => r.value)).toEqual(values(15, 5));
+      expect((await read(source, topic, 25, 30)).map((r) => r.value)).toEqual(values(25, 5));
     } finally {
       await source.close();
     }

@@ -21,7 +21,7 @@ export interface SessionOptions {
   readonly owns?: OwnsPartition | undefined;
   readonly readUncommitted: boolean;
   readonly maxBytesPerPartition: number;
-  /** Bytes of keys and values a partition keeps fetching past the end of its last range. */
+  /** Bytes of keys and values past its last range at which an idle partition pauses. */
   readonly prefetchBytesPerPartition: number;
   /** Fails the read when `offset` of the partition is no longer in the log. */
   readonly verify: (topic: string, partition: number, offset: number) => Promise<void>;
@@ -64,9 +64,10 @@ export class SessionClosedError extends Error {
  * it every partition of the subscribed topics that the reader reads: all of them, or its task's
  * when the context runs one task of a group). A partition is paused until a range of it is read;
  * the read seeks it to the range's start and resumes it. When the range is complete the partition
- * stays resumed, and what it fetches past the range is kept, up to `prefetchBytesPerPartition`,
- * for the next range, which usually starts where this one ended: consecutive ranges (one batch
- * after another) then cost no seek, no pause/resume round trip and no log start check.
+ * stays resumed, and what it fetches past the range is kept for the next range, which usually
+ * starts where this one ended (the first batch that finds no read pauses it, once it holds
+ * `prefetchBytesPerPartition`): consecutive ranges then cost no seek, no pause/resume round trip
+ * and no log start check.
  */
 export class ConsumerSession {
   readonly topics: ReadonlySet<string>;
@@ -301,10 +302,13 @@ export class ConsumerSession {
     feed.position = Math.max(feed.position, position);
     const read = feed.read;
     if (read) {
+      // Not paused as the range completes: a fetch of this partition may be in flight, and the
+      // next range (read back to back) takes it. The first batch that finds no read may pause it.
       read.position = Math.min(feed.position, read.until);
       if (feed.position >= read.until) this.complete(feed, read);
+      return;
     }
-    if (!feed.read && !feed.paused && feed.bytes >= this.options.prefetchBytesPerPartition) this.pause(feed);
+    if (!feed.paused && feed.bytes >= this.options.prefetchBytesPerPartition) this.pause(feed);
   }
 
   /** Gives the read what the feed holds for it; completes it when the feed reached its end. */
