@@ -45,9 +45,8 @@ export interface KafkaSourceOptions {
   /** Bytes fetched per partition per request. Default 1048576. */
   readonly maxBytesPerPartition?: number;
   /**
-   * After a range is read its partition stays resumed, for the next range, which usually starts
-   * there; the first fetched batch that finds no range being read pauses it once the partition
-   * holds this many bytes (keys and values) past the range. Default 0: that first batch.
+   * Bytes (keys and values) a partition keeps fetching past the range just read, for the next
+   * range, which usually starts there. Default 0: it pauses as the range completes.
    */
   readonly prefetchBytesPerPartition?: number;
   /** How many calls of an async deserializer run at once per range read. Default 16. */
