@@ -13,7 +13,7 @@ import { kafkaToKafka } from './k2k-suite.ts';
 import { BENCH_DIR } from './harness.ts';
 import { describeMachine, gitCommit } from './machine.ts';
 import { markdownTable, updateReadme, type RunResults, type ScenarioResult } from './report.ts';
-import { EndToEnd, FULL, QUICK, checkpoints, endToEnd, engineOverhead, eventTime, recovery, scale, state } from './suite.ts';
+import { EndToEnd, FULL, QUICK, checkpoints, endToEnd, engineOverhead, eventTime, pipelineMemory, recovery, scale, state } from './suite.ts';
 
 // The harness's own kafkajs clients (topic setup, baselines) print kafkajs 2.2.4's warning otherwise.
 fixKafkajsNegativeTimeout();
@@ -31,8 +31,8 @@ const sizes = quick ? QUICK : FULL;
 const wanted = (id: string) => !only || only.includes(id);
 
 const needs = new Set<string>();
-if (wanted('9')) needs.add('kafka');
-if (wanted('2') || wanted('3') || wanted('5') || wanted('8')) ['kafka', 'postgres'].forEach((n) => needs.add(n));
+if (wanted('10')) needs.add('kafka');
+if (wanted('2') || wanted('3') || wanted('5') || wanted('8') || wanted('11')) ['kafka', 'postgres'].forEach((n) => needs.add(n));
 if (wanted('4')) ['redis', 's3'].forEach((n) => needs.add(n));
 process.env.AWS_ACCESS_KEY_ID ??= 'microbatch-local';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'microbatch-local-secret';
@@ -98,6 +98,7 @@ try {
     if (wanted('2') || wanted('3')) await scenario(wanted('2') ? '2' : '3', 'end-to-end and the cost of exactly-once', '>= 0.7 / >= 0.9', () => endToEnd(e2e));
     await scenario('5', 'recovery', 'first batch <= 2 s', () => recovery(e2e));
     await scenario('10', 'Kafka to Kafka, the cost of exactly-once', '>= 0.9', () => kafkaToKafka(sizes));
+    await scenario('11', 'memory per record in flight', '<= 0.75 KB', () => pipelineMemory(sizes));
     await scenario('8', 'scale-out as a group', '>= 1.5x; CPU <= 1.2x; failover <= session timeout + 2 s', () => groupScaleOut(e2e, sizes));
   } finally {
     await e2e.close();

@@ -29,6 +29,9 @@ export interface Sizes {
   emptyBatches: number;
   drainRecords: number;
   drainPerBatch: number;
+  /** Scenario 9: events the memory run drains, records per partition per batch (8 partitions). */
+  memoryEvents: number;
+  memoryPerBatch: number;
   /** Rounds of the cheaper side-by-side scenarios (1, 2/3, 7a); the median is reported. */
   rounds: number;
 }
@@ -47,6 +50,8 @@ export const FULL: Sizes = {
   emptyBatches: 100,
   drainRecords: 10_000_000,
   drainPerBatch: 50_000,
+  memoryEvents: 1_000_000,
+  memoryPerBatch: 25_000,
   rounds: 3,
 };
 
@@ -64,6 +69,8 @@ export const QUICK: Sizes = {
   emptyBatches: 30,
   drainRecords: 2_000_000,
   drainPerBatch: 12_500,
+  memoryEvents: 400_000,
+  memoryPerBatch: 25_000,
   rounds: 1,
 };
 
@@ -166,7 +173,7 @@ export class EndToEnd {
     }
   }
 
-  async pipeline(mode: 'exactly-once' | 'at-least-once', options: { readAhead?: boolean } = {}) {
+  async pipeline(mode: 'exactly-once' | 'at-least-once', options: { readAhead?: boolean; perBatch?: number } = {}) {
     const dbUrl = await this.database(mode);
     const args = { mode, brokers: this.brokers, topic: this.topic, dbUrl, checkpointDir: this.dir(), perBatch: this.s.e2ePerBatch, ...options };
     const run = await runChild<PipelineResult>('pipeline', args, { timeoutMs: 600_000 });
@@ -198,6 +205,40 @@ export class EndToEnd {
 
 type Run<R> = Awaited<ReturnType<typeof runChild<R>>>;
 type Rate = { records: number; ms: number; recordsPerSec: number };
+
+/**
+ * Scenario 9 (issue 17): peak RSS of the sample pipeline draining `memoryEvents` with
+ * `memoryPerBatch` records per partition per batch, without and with readAhead, as bytes per
+ * record in flight: (peak RSS - the child's RSS before it starts) / records of one batch.
+ */
+export async function pipelineMemory(s: Sizes): Promise<ScenarioResult> {
+  const e = new EndToEnd({ ...s, e2eEvents: s.memoryEvents });
+  try {
+    await e.produce();
+    const inFlight = s.memoryPerBatch * 8;
+    log(`scenario 9: the sample pipeline draining ${k(s.memoryEvents)} events, ${k(inFlight)} per batch, without and with readAhead`);
+    const plain = await e.pipeline('exactly-once', { readAhead: false, perBatch: s.memoryPerBatch });
+    const ahead = await e.pipeline('exactly-once', { readAhead: true, perBatch: s.memoryPerBatch });
+    const perRecord = (run: typeof plain) => ((run.peakRssMB - run.result.baseRssMB) * 2 ** 20) / inFlight;
+    const figures = (run: typeof plain) =>
+      `peak RSS ${Math.round(run.peakRssMB)} MB (base ${Math.round(run.result.baseRssMB)} MB), ${(perRecord(run) / 1024).toFixed(2)} KB per record in flight, ${k(run.result.recordsPerSec)} ev/s`;
+    const kb = perRecord(plain) / 1024;
+    return {
+      id: '11',
+      title: `memory: the sample pipeline draining ${k(s.memoryEvents)} events, ${k(s.memoryPerBatch)} records per partition per batch (${k(inFlight)} in flight)`,
+      project: `${figures(plain)}; with readAhead: ${figures(ahead)}`,
+      baseline: '1.5 KB per record in flight (issue 17, batches of 200k)',
+      ratio: kb,
+      ratioOf: 'KB per record in flight, readAhead off',
+      target: '<= 0.75',
+      met: kb <= 0.75,
+      peakRssMB: { project: plain.peakRssMB, baseline: ahead.peakRssMB },
+      details: { inFlight, plain, readAhead: ahead },
+    };
+  } finally {
+    await e.close();
+  }
+}
 
 /** Scenarios 2 and 3: the sample pipeline exactly-once and at-least-once, a plain consumer, a plain COPY. */
 export async function endToEnd(e: EndToEnd): Promise<ScenarioResult[]> {

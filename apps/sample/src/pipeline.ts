@@ -35,13 +35,14 @@ export function inputStream(ssc: StreamingContext, input: InputSpec, rejections?
     startingOffsets: 'earliest',
     // Never throws: text that is not JSON is classified (INVALID_JSON) like every other malformed
     // record and counted per batch, instead of taking the source's dead-letter path, which logs a
-    // warning per record. The raw text travels with the parsed value into events_rejected.
-    deserializer: (value: Buffer | null) => {
+    // warning per record. Classified as it is deserialized, so a valid event keeps only its parsed
+    // value (the raw text dies at once); a rejected one keeps its raw text for events_rejected.
+    deserializer: (value: Buffer | null, record) => {
       const raw = value?.toString('utf8') ?? '';
-      return { raw, parsed: parseJson(raw) };
+      return classify(record.partition, record.offset, raw, parseJson(raw));
     },
   });
-  return ssc.source(classifiedSource(kafka, (r) => classify(r.partition, r.offset, r.value.raw, r.value.parsed), rejections?.hooks));
+  return ssc.source(classifiedSource(kafka, (r) => r.value, rejections?.hooks));
 }
 
 /** Hooks for the crash test: where a kill should land. */

@@ -60,6 +60,8 @@ export interface PipelineResult {
   readonly streamingStartedAtMs: number;
   readonly firstBatchStartedAtMs: number;
   readonly replayedBatches: number;
+  /** RSS when the pipeline child starts its work (Node, tsx and the loaded modules): the process base. */
+  readonly baseRssMB: number;
 }
 
 /**
@@ -90,6 +92,7 @@ function rowsOf(records: readonly Classified[]): { events: unknown[][]; rejected
 const benchLogger = (): Logger => (process.env.BENCH_LOG_LEVEL ? createDefaultLogger({ app: 'bench' }, { level: process.env.BENCH_LOG_LEVEL as 'debug' }) : silentLogger);
 
 async function runPipeline(args: PipelineArgs): Promise<PipelineResult> {
+  const baseRssMB = process.memoryUsage().rss / 2 ** 20;
   const logger = benchLogger();
   const database = await openDatabase({ kind: 'postgres', url: args.dbUrl }, logger);
   const store = createFsCheckpointStore({ dir: args.checkpointDir, logger });
@@ -148,7 +151,7 @@ async function runPipeline(args: PipelineArgs): Promise<PipelineResult> {
     await ssc.start();
     await ssc.awaitTermination();
     const ms = performance.now() - startCalledAtMs;
-    return { records, batches, ms, recordsPerSec: rate(records, ms), firstBatchAtMs, startCalledAtMs, streamingStartedAtMs, firstBatchStartedAtMs, replayedBatches };
+    return { records, batches, ms, recordsPerSec: rate(records, ms), firstBatchAtMs, startCalledAtMs, streamingStartedAtMs, firstBatchStartedAtMs, replayedBatches, baseRssMB };
   } finally {
     await store.close();
     await database.close();

@@ -3,8 +3,11 @@
 // Not a test: run it by hand (see README); numbers depend on the machine.
 //   node --import tsx bench/throughput.ts [records100B=400000] [records1KB=100000] [rangeSize=10000] [rounds=3]
 // The source reads every partition in ranges of `rangeSize` records, all partitions at once (what
-// a batch does); the consumer is a fresh group reading from the beginning with eachBatch. Both
-// timings include connecting and joining the group. Cases alternate; the median is reported.
+// a batch does); the consumer is a fresh group reading from the beginning with eachBatch; a third
+// side is that consumer holding each range's records until it is complete (the cost of keeping
+// what a batch reads, which the plain consumer never pays). All timings include connecting and
+// joining the group. A fourth side is the source with prefetchBytesPerPartition 1 MiB. Cases
+// alternate; the median is reported.
 import { randomUUID } from 'node:crypto';
 import { silentLogger } from '@microbatch/core';
 import { Kafka, logLevel } from 'kafkajs';
@@ -14,6 +17,8 @@ const [n100Arg, n1kArg, rangeArg, roundsArg] = process.argv.slice(2);
 const PARTITIONS = 8;
 const RANGE = Number(rangeArg ?? 10_000);
 const ROUNDS = Number(roundsArg ?? 3);
+// A fourth side: the source fetching this far ahead past each range (the default is 0).
+const PREFETCH = 1_048_576;
 const CASES = [
   { label: '100 B', size: 100, records: Number(n100Arg ?? 400_000) },
   { label: '1 KB', size: 1024, records: Number(n1kArg ?? 100_000) },
@@ -50,9 +55,17 @@ async function fill(topic: string, size: number, records: number): Promise<void>
   await producer.disconnect();
 }
 
-async function viaSource(topic: string): Promise<number> {
+type Deserializer = Parameters<typeof createKafkaSource>[0]['deserializer'];
+
+async function viaSource(topic: string, deserializer?: Deserializer, prefetchBytesPerPartition?: number): Promise<number> {
   const start = performance.now();
-  const source = createKafkaSource({ brokers, topics: [topic], readTimeoutMs: 120_000 });
+  const source = createKafkaSource({
+    brokers,
+    topics: [topic],
+    readTimeoutMs: 120_000,
+    ...(deserializer ? { deserializer } : {}),
+    ...(prefetchBytesPerPartition === undefined ? {} : { prefetchBytesPerPartition }),
+  });
   await source.open({ appId: 'bench', logger: silentLogger });
   const latest = await source.latestOffsets();
   let count = 0;
@@ -93,6 +106,39 @@ async function viaConsumer(topic: string, total: number): Promise<number> {
   return count / (elapsed / 1000);
 }
 
+/**
+ * The floor of holding ranges: the same consumer, keeping one object per record (offset, value
+ * slice) in a per-partition array until `RANGE` records are held, then dropping the array, as a
+ * batch holds its range until it is read. The plain consumer drops every message at once.
+ */
+async function viaHoldingConsumer(topic: string, total: number): Promise<number> {
+  const start = performance.now();
+  const consumer = kafka.consumer({ groupId: `bench-${randomUUID()}` });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  let count = 0;
+  const held = new Map<number, { offset: number; value: Buffer | null }[]>();
+  const done = new Promise<void>((resolve) => {
+    void consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        let range = held.get(batch.partition) ?? [];
+        for (const m of batch.messages) {
+          range.push({ offset: Number(m.offset), value: m.value });
+          if (range.length >= RANGE) range = [];
+        }
+        held.set(batch.partition, range);
+        count += batch.messages.length;
+        if (count >= total) resolve();
+      },
+    });
+  });
+  await done;
+  const elapsed = performance.now() - start;
+  await consumer.disconnect();
+  return count / (elapsed / 1000);
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 try {
   for (const c of CASES) {
@@ -100,16 +146,41 @@ try {
     await fill(topic, c.size, c.records);
     const source: number[] = [];
     const consumer: number[] = [];
+    const holding: number[] = [];
+    const prefetching: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       source.push(await viaSource(topic));
+      prefetching.push(await viaSource(topic, undefined, PREFETCH));
       consumer.push(await viaConsumer(topic, c.records));
+      holding.push(await viaHoldingConsumer(topic, c.records));
+    }
+    // The cost of an async deserializer: the same UTF-8 decoding, sync and behind a promise.
+    const syncString: number[] = [];
+    const asyncString: number[] = [];
+    if (c.size === 100) {
+      for (let round = 0; round < ROUNDS; round++) {
+        syncString.push(await viaSource(topic, (value) => value?.toString('utf8') ?? null));
+        asyncString.push(await viaSource(topic, async (value) => value?.toString('utf8') ?? null));
+      }
     }
     const s = median(source);
     const k = median(consumer);
+    const h = median(holding);
+    const p = median(prefetching);
     console.log(
-      `${c.label} x ${c.records} records, ${PARTITIONS} partitions: source ${Math.round(s)} rec/s, kafkajs consumer ${Math.round(k)} rec/s, ratio ${(s / k).toFixed(2)}` +
-        `  (rounds: source ${source.map(Math.round).join('/')}, consumer ${consumer.map(Math.round).join('/')})`,
+      `${c.label} x ${c.records} records, ranges of ${RANGE}, ${PARTITIONS} partitions: source ${Math.round(s)} rec/s, kafkajs consumer ${Math.round(k)} rec/s, ratio ${(s / k).toFixed(2)}; ` +
+        `consumer holding ranges ${Math.round(h)} rec/s (${(h / k).toFixed(2)}x the consumer; source ${(s / h).toFixed(2)}x it); ` +
+        `source with prefetchBytesPerPartition ${PREFETCH} ${Math.round(p)} rec/s (${(p / k).toFixed(2)}x the consumer)` +
+        `  (rounds: source ${source.map(Math.round).join('/')}, consumer ${consumer.map(Math.round).join('/')}, holding ${holding.map(Math.round).join('/')}, prefetching ${prefetching.map(Math.round).join('/')})`,
     );
+    if (syncString.length > 0) {
+      const sync = median(syncString);
+      const async = median(asyncString);
+      console.log(
+        `${c.label}: source with a sync string deserializer ${Math.round(sync)} rec/s, with the same one async ${Math.round(async)} rec/s, ratio ${(async / sync).toFixed(2)}` +
+          `  (rounds: sync ${syncString.map(Math.round).join('/')}, async ${asyncString.map(Math.round).join('/')})`,
+      );
+    }
   }
 } finally {
   await running.stop();

@@ -26,6 +26,10 @@ export interface KafkaDeadLetter extends RawKafkaRecord {
   readonly error: string;
 }
 
+/**
+ * Turns a raw value into a typed one. May be async (a schema registry lookup): the source then runs
+ * up to `deserializerConcurrency` calls at once per range and keeps the records in offset order.
+ */
 export type DeserializerFunction<V> = (value: Buffer | null, record: RawKafkaRecord) => V;
 /** `"bytes"` gives `Buffer | null`, `"string"` UTF-8 `string | null`, `"json"` the parsed value (null for a null value). */
 export type Deserializer<V> = 'bytes' | 'string' | 'json' | DeserializerFunction<V>;
@@ -38,7 +42,7 @@ export type ValueOf<D> = D extends undefined | 'bytes'
     : D extends 'json'
       ? unknown
       : D extends DeserializerFunction<infer V>
-        ? V
+        ? Awaited<V>
         : never;
 
 export function isDeadLetter(value: unknown): value is KafkaDeadLetter {

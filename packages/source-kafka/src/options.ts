@@ -44,6 +44,13 @@ export interface KafkaSourceOptions {
   readonly readerGroupPrefix?: string;
   /** Bytes fetched per partition per request. Default 1048576. */
   readonly maxBytesPerPartition?: number;
+  /**
+   * Bytes (keys and values) a partition keeps fetching past the range just read, for the next
+   * range, which usually starts there. Default 0: it pauses as the range completes.
+   */
+  readonly prefetchBytesPerPartition?: number;
+  /** How many calls of an async deserializer run at once per range read. Default 16. */
+  readonly deserializerConcurrency?: number;
   /** kafkajs client id. Default `"microbatch"`. */
   readonly clientId?: string;
   /** Extra kafkajs client settings (ssl, sasl, timeouts...). */
@@ -76,6 +83,8 @@ export interface ResolvedOptions {
   readonly commitGroupId: string | undefined;
   readonly readerGroupPrefix: string;
   readonly maxBytesPerPartition: number;
+  readonly prefetchBytesPerPartition: number;
+  readonly deserializerConcurrency: number;
   readonly clientId: string;
   readonly kafka: Omit<KafkaConfig, 'brokers' | 'clientId' | 'logCreator'>;
 }
@@ -83,6 +92,12 @@ export interface ResolvedOptions {
 function positiveInt(name: string, value: number | undefined, fallback: number | undefined): number | undefined {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value <= 0) throw invalidOption(name, 'must be a positive integer', value);
+  return value;
+}
+
+function nonNegativeInt(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 0) throw invalidOption(name, 'must be a non-negative integer', value);
   return value;
 }
 
@@ -172,6 +187,8 @@ export function resolveOptions(options: KafkaSourceOptions): ResolvedOptions {
     commitGroupId: options.commitGroupId,
     readerGroupPrefix: options.readerGroupPrefix ?? 'microbatch-reader',
     maxBytesPerPartition: positiveInt('maxBytesPerPartition', options.maxBytesPerPartition, 1_048_576)!,
+    prefetchBytesPerPartition: nonNegativeInt('prefetchBytesPerPartition', options.prefetchBytesPerPartition, 0),
+    deserializerConcurrency: positiveInt('deserializerConcurrency', options.deserializerConcurrency, 16)!,
     clientId: options.clientId ?? 'microbatch',
     kafka: options.kafka ?? {},
   };

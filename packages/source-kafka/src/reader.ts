@@ -36,7 +36,10 @@ export interface ReadRequest extends TopicPartition {
 export interface KafkaReader {
   /** Every non-internal topic of the cluster. */
   listTopics(): Promise<string[]>;
-  /** Watermarks of every partition of the given topics; topics that do not exist are left out. */
+  /**
+   * Watermarks of every partition of the given topics; topics that do not exist are left out. A
+   * reader given `ownsPartition` (see ReaderScope) may list only the partitions it owns.
+   */
   watermarks(topics: readonly string[]): Promise<PartitionWatermarks[]>;
   /**
    * Every committed record with an offset in [from, until); complete once the reader's position
@@ -47,6 +50,8 @@ export interface KafkaReader {
   /** Commits offsets to a consumer group, for lag monitoring only. */
   commitGroupOffsets(groupId: string, offsets: readonly (TopicPartition & { offset: number })[]): Promise<void>;
   close(): Promise<void>;
+  /** Optional: reads that continued where the client already was positioned (a metric). */
+  readonly continuedReads?: number;
 }
 
 /** The log no longer holds the start of a requested range (retention, deleteRecords). */

@@ -9,6 +9,7 @@ import {
   type SourceOpenContext,
 } from '@microbatch/core';
 import { deserializerFunction, type KafkaDeadLetter, type KafkaRecord, type ValueOf } from './deserialize.js';
+import { FetchedRecord } from './fetched-record.js';
 import { KafkajsReader } from './kafkajs/reader.js';
 import { resolveOptions, type KafkaSourceOptions, type ResolvedOptions } from './options.js';
 import { OutageLog, isUnreachable } from './outage.js';
@@ -27,6 +28,11 @@ export interface KafkaSourceMetrics {
   offsetsSkipped: number;
   /** Failed monitoring commits to `commitGroupId` (each one logged; they never fail a batch). */
   commitFailures: number;
+  /**
+   * Ranges that started where the reader's consumer already was (the partition's previous range
+   * ended there): read with no seek and no log start check, from what was prefetched.
+   */
+  rangesContinued: number;
 }
 
 /** The element type of a source made with options `O`. */
@@ -56,7 +62,7 @@ type Element = KafkaRecord<unknown> | KafkaDeadLetter;
 class KafkaDirectSource implements KafkaSource<Element> {
   readonly name: string;
   readonly maxRecordsPerPartition: number | undefined;
-  readonly metrics: KafkaSourceMetrics = { recordsRead: 0, recordsSkipped: 0, deadLetters: 0, offsetsSkipped: 0, commitFailures: 0 };
+  readonly metrics: KafkaSourceMetrics = { recordsRead: 0, recordsSkipped: 0, deadLetters: 0, offsetsSkipped: 0, commitFailures: 0, rangesContinued: 0 };
   private logger: Logger = createDefaultLogger({ source: 'kafka' });
   private client: KafkaReader | undefined;
   private closed = false;
@@ -77,6 +83,20 @@ class KafkaDirectSource implements KafkaSource<Element> {
     this.reportRejected = context.reportRejected;
     const owns = context.ownsPartition;
     this.owns = owns ? (topic, partition) => owns(partitionId(topic, partition)) : undefined;
+    this.warmUp();
+  }
+
+  /**
+   * Connects while the engine finishes starting (restoring state, waiting for the first batch
+   * time), without delaying it: lists the partitions once, which also builds the reader's
+   * consumer when they hold records (see KafkajsReader.watermarks), so the first batch's plan and
+   * reads cost what later ones do. A failure here is logged and left to the first plan, which
+   * lists again and reports it.
+   */
+  private warmUp(): void {
+    this.partitions().catch((error: unknown) => {
+      if (!this.closed) this.logger.debug({ err: error }, 'connecting to Kafka ahead of the first batch failed; the first plan connects again');
+    });
   }
 
   /** The partitions the context reads (one task's in a group); undefined: all. */
@@ -157,9 +177,11 @@ class KafkaDirectSource implements KafkaSource<Element> {
     for (;;) {
       try {
         raw = await reader.read({ topic, partition, from, until: range.until, deadline, signal: context.signal });
+        this.metrics.rangesContinued = reader.continuedReads ?? 0;
         this.outage.succeeded();
         break;
       } catch (error) {
+        this.metrics.rangesContinued = reader.continuedReads ?? 0;
         this.outage.failed(`read ${range.partition}`, error);
         if (!(error instanceof OffsetOutOfRangeError)) {
           if (error instanceof MicrobatchError) throw error;
@@ -189,33 +211,104 @@ class KafkaDirectSource implements KafkaSource<Element> {
     return this.deserializeAll(raw, context);
   }
 
-  private deserializeAll(raw: readonly RawKafkaRecord[], context: ReadContext): Element[] {
-    const out: Element[] = [];
-    // Records rejected under skip/deadLetter are counted and told once per read (one warning, a
-    // few samples at debug), not a line each: malformed input is routine in a stream.
-    const rejected: Array<{ topic: string; partition: number; offset: string; error: string }> = [];
-    for (const record of raw) {
+  /**
+   * Deserializes a range's records in offset order. A deserializer that returns a promise switches
+   * the rest of the range to `deserializerConcurrency` calls at once; the records keep their order
+   * and the error policies apply as for a synchronous one. The kafkajs reader's records get their
+   * value in place and become the elements themselves (see FetchedRecord); other readers' records
+   * are copied.
+   */
+  private async deserializeAll(raw: readonly RawKafkaRecord[], context: ReadContext): Promise<Element[]> {
+    const values = new DeserializedValues(raw);
+    const failures = new Map<number, unknown>();
+    for (let i = 0; i < raw.length; i++) {
+      const record = raw[i]!;
       let value: unknown;
       try {
         value = this.deserialize(record.value, record);
       } catch (error) {
-        const where = { topic: record.topic, partition: record.partition, offset: record.offset };
-        const message = error instanceof Error ? error.message : String(error);
-        if (this.options.onDeserializationError === 'fail') {
-          throw new MicrobatchError(
-            'DESERIALIZATION_FAILED',
-            `Kafka record ${record.topic}:${record.partition}@${record.offset} failed to deserialize: ${message}`,
-            { cause: error, details: where },
-          );
-        }
-        rejected.push({ ...where, offset: String(record.offset), error: message });
-        if (this.options.onDeserializationError === 'skip') continue;
-        out.push({ kind: 'deadLetter', ...copy(record), value: record.value, error: message });
+        failures.set(i, error);
+        if (this.options.onDeserializationError === 'fail') break;
         continue;
       }
-      out.push({ kind: 'record', ...copy(record), value });
+      if (isPromiseLike(value)) {
+        await this.deserializeConcurrently(raw, i, value, values, failures);
+        break;
+      }
+      values.set(i, value);
     }
-    this.metrics.recordsRead += out.length;
+    return this.collect(raw, values, failures, context);
+  }
+
+  /** The rest of a range from `start` (whose call returned `first`), several calls at once. */
+  private async deserializeConcurrently(
+    raw: readonly RawKafkaRecord[],
+    start: number,
+    first: PromiseLike<unknown>,
+    values: DeserializedValues,
+    failures: Map<number, unknown>,
+  ): Promise<void> {
+    const failFast = this.options.onDeserializationError === 'fail';
+    let next = start + 1;
+    let failed = false;
+    const settle = async (i: number, result: unknown) => {
+      try {
+        values.set(i, await result);
+      } catch (error) {
+        failures.set(i, error);
+        if (failFast) failed = true;
+      }
+    };
+    const worker = async (initial?: number, result?: unknown) => {
+      if (initial !== undefined) await settle(initial, result);
+      while (!failed && next < raw.length) {
+        const i = next++;
+        const record = raw[i]!;
+        let call: unknown;
+        try {
+          call = this.deserialize(record.value, record);
+        } catch (error) {
+          failures.set(i, error);
+          if (failFast) failed = true;
+          continue;
+        }
+        await settle(i, call);
+      }
+    };
+    const workers = [worker(start, first)];
+    for (let w = 1; w < this.options.deserializerConcurrency; w++) workers.push(worker());
+    await Promise.all(workers);
+  }
+
+  /** The range's elements from the deserialized values, with the error policy applied in offset order. */
+  private collect(raw: readonly RawKafkaRecord[], values: DeserializedValues, failures: ReadonlyMap<number, unknown>, context: ReadContext): Element[] {
+    if (failures.size > 0 && this.options.onDeserializationError === 'fail') {
+      const index = Math.min(...failures.keys());
+      const record = raw[index]!;
+      const error = failures.get(index);
+      throw new MicrobatchError(
+        'DESERIALIZATION_FAILED',
+        `Kafka record ${record.topic}:${record.partition}@${record.offset} failed to deserialize: ${messageOf(error)}`,
+        { cause: error, details: { topic: record.topic, partition: record.partition, offset: record.offset } },
+      );
+    }
+    this.metrics.recordsRead += raw.length - (this.options.onDeserializationError === 'skip' ? failures.size : 0);
+    // The common case: every record deserialized in place, so the reader's array is the result.
+    if (failures.size === 0 && values.inPlace) return raw as unknown as Element[];
+    const out: Element[] = [];
+    // Records rejected under skip/deadLetter are counted and told once per read (one warning, a
+    // few samples at debug), not a line each: malformed input is routine in a stream.
+    const rejected: Array<{ topic: string; partition: number; offset: string; error: string }> = [];
+    for (let i = 0; i < raw.length; i++) {
+      const record = raw[i]!;
+      if (failures.has(i)) {
+        const message = messageOf(failures.get(i));
+        rejected.push({ topic: record.topic, partition: record.partition, offset: String(record.offset), error: message });
+        if (this.options.onDeserializationError === 'deadLetter') out.push({ kind: 'deadLetter', ...copy(record), value: record.value, error: message });
+        continue;
+      }
+      out.push(values.inPlace ? (record as unknown as Element) : { kind: 'record', ...copy(record), value: values.get(i) });
+    }
     if (rejected.length > 0) this.reportDeserializationFailures(rejected, context);
     return out;
   }
@@ -272,6 +365,37 @@ class KafkaDirectSource implements KafkaSource<Element> {
       });
     }
   }
+}
+
+/**
+ * Where a range's deserialized values go: into the kafkajs reader's records themselves (a failed
+ * record keeps its raw value, for its dead letter), or, for another reader's records, an array.
+ */
+class DeserializedValues {
+  readonly inPlace: boolean;
+  private readonly values: unknown[] | undefined;
+
+  constructor(private readonly raw: readonly RawKafkaRecord[]) {
+    this.inPlace = raw.every((r) => r instanceof FetchedRecord);
+    this.values = this.inPlace ? undefined : new Array<unknown>(raw.length);
+  }
+
+  set(index: number, value: unknown): void {
+    if (this.values) this.values[index] = value;
+    else (this.raw[index] as { value: unknown }).value = value;
+  }
+
+  get(index: number): unknown {
+    return this.values ? this.values[index] : this.raw[index]!.value;
+  }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function copy(record: RawKafkaRecord) {

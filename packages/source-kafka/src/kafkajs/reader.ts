@@ -9,23 +9,24 @@ import { createKafkaClient } from './client.js';
 import type { OwnsPartition } from './owned-assigner.js';
 import { ConsumerSession, type ActiveRead } from './session.js';
 import { listOffsetsUncommitted } from './isolation.js';
-
-// Attempts of one ListOffsets call when the broker answers with a retriable error.
-const LIST_OFFSETS_ATTEMPTS = 5;
+import { OffsetLister } from './offsets.js';
 
 /**
  * The kafkajs implementation of the reader. kafkajs has no manual assign(): ranges are read with a
- * consumer in a private group of one member (see ConsumerSession), offsets and monitoring commits
- * go through the admin client.
+ * consumer in a private group of one member (see ConsumerSession), topics and offsets go through
+ * a bare kafkajs cluster (see OffsetLister), monitoring commits through the admin client.
  */
 export class KafkajsReader implements KafkaReader {
   private readonly kafka: Kafka;
   private adminClient: Promise<Admin> | undefined;
+  private readonly offsets: OffsetLister;
   private session: ConsumerSession | undefined;
   private building: Promise<ConsumerSession> | undefined;
   private readonly knownTopics = new Set<string>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private closed = false;
+  /** Reads that continued where the consumer already was: no seek, no log start check. */
+  continuedReads = 0;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -36,6 +37,7 @@ export class KafkajsReader implements KafkaReader {
     this.kafka = createKafkaClient(options, logger);
     // Ranges are planned with the admin client's ListOffsets: it must see what the reads will see.
     if (options.readUncommitted) listOffsetsUncommitted(this.kafka);
+    this.offsets = new OffsetLister(this.kafka, logger, options, owns);
   }
 
   private admin(): Promise<Admin> {
@@ -52,41 +54,30 @@ export class KafkajsReader implements KafkaReader {
     return this.adminClient;
   }
 
-  async listTopics(): Promise<string[]> {
-    const topics = await (await this.admin()).listTopics();
-    return topics.filter((t) => !t.startsWith('__'));
+  listTopics(): Promise<string[]> {
+    return this.offsets.listTopics();
   }
 
+  /** Watermarks of the partitions of `topics` that this reader reads (its task's, in a group). */
   async watermarks(topics: readonly string[]): Promise<PartitionWatermarks[]> {
-    const admin = await this.admin();
-    const existing = new Set(await admin.listTopics());
-    const present = topics.filter((t) => existing.has(t));
-    for (const topic of present) this.knownTopics.add(topic);
-    const perTopic = await Promise.all(
-      present.map(async (topic) =>
-        (await this.topicOffsets(admin, topic)).map((p) => ({ topic, partition: p.partition, low: Number(p.low), high: Number(p.high) })),
-      ),
-    );
-    return perTopic.flat();
+    const marks = await this.offsets.watermarks(topics);
+    for (const m of marks) this.knownTopics.add(m.topic);
+    const withRecords = marks.find((m) => m.high > m.low);
+    if (withRecords && !this.session && !this.building) this.warmUp(withRecords.topic);
+    return marks;
   }
 
   /**
-   * ListOffsets of every partition of `topic`. kafkajs' admin retries only an unknown topic; a
-   * leader that moved or is not ready yet (NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE: a
-   * restarted broker, a topic created a moment ago) is a retriable protocol error that it passes on
-   * at once. Retried here with the source's backoff, a few times, before planning fails.
+   * Builds the consumer session (connect, join its private group) as soon as a plan lists
+   * partitions that hold records, without delaying that plan: the first batch's reads then find
+   * it joined, as later batches do. Topics with nothing in them (an idle task of a group) get no
+   * consumer until a range is read. A failure is left to the first read, which retries and
+   * reports it.
    */
-  private async topicOffsets(admin: Admin, topic: string): Promise<Awaited<ReturnType<Admin['fetchTopicOffsets']>>> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await admin.fetchTopicOffsets(topic);
-      } catch (error) {
-        const { name, retriable } = error as { name?: string; retriable?: boolean };
-        if (name !== 'KafkaJSProtocolError' || retriable !== true || attempt >= LIST_OFFSETS_ATTEMPTS) throw error;
-        this.logger.debug({ topic, attempt, err: error }, 'ListOffsets failed with a retriable error; retrying');
-        await sleep(Math.min(this.options.retryInitialMs * 2 ** (attempt - 1), this.options.retryMaxMs));
-      }
-    }
+  private warmUp(topic: string): void {
+    this.rebuild(undefined, topic).catch((error: unknown) => {
+      this.logger.debug({ err: error }, 'building the Kafka consumer ahead of the first read failed; the first read builds it again');
+    });
   }
 
   async commitGroupOffsets(groupId: string, offsets: readonly (TopicPartition & { offset: number })[]): Promise<void> {
@@ -122,8 +113,17 @@ export class KafkajsReader implements KafkaReader {
         throw this.failure(`could not read the range within readTimeoutMs=${this.options.readTimeoutMs}`, request, state.position, lastError);
       }
       try {
-        await this.verify(topic, partition, state.position);
+        // A range that continues where the consumer is needs no check: the offsets before it
+        // were just fetched (see ConsumerSession.positionedAt). Otherwise the check runs while
+        // the session is found or built.
+        const current = this.session?.closed === false ? this.session : undefined;
+        let check = current?.positionedAt(topic, partition, state.position) ? undefined : this.verify(topic, partition, state.position);
+        check?.catch(() => {}); // awaited below; kept from being unhandled while the session builds
         const session = await this.sessionFor(topic, partition, deadline);
+        // Replaced meanwhile (a topic or partition was added): the new consumer is not positioned.
+        if (!check && (session !== current || !session.positionedAt(topic, partition, state.position))) check = this.verify(topic, partition, state.position);
+        if (check) await check;
+        else this.continuedReads++;
         await this.readOnce(session, request, state);
         return state.records;
       } catch (error) {
@@ -150,7 +150,6 @@ export class KafkajsReader implements KafkaReader {
       until: request.until,
       position: state.position,
       records: state.records,
-      checks: [],
       settle,
     };
     let timer: NodeJS.Timeout | undefined;
@@ -176,12 +175,10 @@ export class KafkajsReader implements KafkaReader {
 
   /** Throws OffsetOutOfRangeError when `offset` is below the partition's log start. */
   private async verify(topic: string, partition: number, offset: number): Promise<void> {
-    // One ListOffsets round trip per range: cheap next to the fetches, and it catches a deleted
-    // start before kafkajs would silently reset the position to the log start.
-    const marks = await this.topicOffsets(await this.admin(), topic);
-    const mark = marks.find((m) => m.partition === partition);
-    if (!mark) throw new Error(`partition ${topic}:${partition} is not in the cluster's metadata`);
-    if (offset < Number(mark.low)) throw new OffsetOutOfRangeError(topic, partition, offset, Number(mark.low));
+    // One ListOffsets of this partition where the consumer is not positioned already: it catches a
+    // deleted start before kafkajs would silently reset the position to the log start.
+    const low = await this.offsets.logStart(topic, partition);
+    if (offset < low) throw new OffsetOutOfRangeError(topic, partition, offset, low);
   }
 
   /** The running session, rebuilt when it died or lacks the topic or partition (added later). */
@@ -209,6 +206,7 @@ export class KafkajsReader implements KafkaReader {
         owns: this.owns,
         readUncommitted: this.options.readUncommitted,
         maxBytesPerPartition: this.options.maxBytesPerPartition,
+        prefetchBytesPerPartition: this.options.prefetchBytesPerPartition,
         verify: (t, p, offset) => this.verify(t, p, offset),
         onError: (message, error) => this.logger.warn({ err: error }, message),
       });
@@ -246,6 +244,6 @@ export class KafkajsReader implements KafkaReader {
     await this.building?.catch(() => {});
     const admin = this.adminClient;
     this.adminClient = undefined;
-    await Promise.all([this.session?.close(), admin?.then((a) => a.disconnect(), () => {})]);
+    await Promise.all([this.session?.close(), this.offsets.close(), admin?.then((a) => a.disconnect(), () => {})]);
   }
 }
