@@ -66,6 +66,17 @@ describe('MICROBATCH_VERIFY_* switches', () => {
     expect((lines.filter((l) => l.kind === 'point').at(-1) as { point: string }).point).toBe('output:before');
   });
 
+  it('CRASH_DELAY_MS=offer counts only batches whose outputs offer the kill, and kills there', async () => {
+    const { signal, lines } = await runChild({ [VERIFY_ENV.crashAt]: 'output:in-progress@3', [VERIFY_ENV.crashDelayMs]: 'offer' }, 'record', true);
+    expect(signal).toBe('SIGKILL');
+    expect(lines.at(-1)).toMatchObject({ kind: 'crash', point: 'output:in-progress', nth: 3, landed: 'where an output offered it (offerOutputCrash)' });
+    // The third batch that wrote: two batches completed their outputs before it.
+    expect(lines.filter((l) => l.kind === 'point' && l.point === 'output:after')).toHaveLength(2);
+    // Without an offering output the kill never lands: the run ends by itself.
+    const unoffered = await runChild({ [VERIFY_ENV.crashAt]: 'output:in-progress@1', [VERIFY_ENV.crashDelayMs]: 'offer' });
+    expect(unoffered.code).toBe(0);
+  });
+
   it('DETERMINISM names the first output whose contents differ when user code reads the clock', async () => {
     const { code, lines } = await runChild({ [VERIFY_ENV.determinism]: '1' }, 'clock');
     expect(code).toBe(0);

@@ -90,11 +90,11 @@ export async function crashTest(argv: readonly string[], write: (line: string) =
     if (!outcome.ok) return 1;
     return verdict(shape, sinkSpec, hit, PHASES, kills, outcome.finishedEarly, write);
   }
-  // An output-phase kill waits for the outputs to offer it (offerOutputCrash: inside an open
-  // Postgres or Kafka transaction that already holds records), up to 2 s, then falls back to the
-  // end of the outputs; a few ms in, as the plan has it, would often land before any transaction.
+  // An output-phase kill lands where the outputs offer it (offerOutputCrash: inside an open
+  // Postgres or Kafka transaction that already holds records), counting only batches that write;
+  // a few ms in, as the plan has it, often landed before any transaction or in a skipped replay.
   const plan = planKills(kills, seededRandom(Math.floor(Math.random() * 2 ** 31))).map((kill) =>
-    kill.point === 'output:in-progress' ? { ...kill, delayMs: 2000 } : kill,
+    kill.point === 'output:in-progress' ? { ...kill, delayMs: 'offer' as const } : kill,
   );
   try {
     // This same CLI, same node flags; a run never spawns members of its own.

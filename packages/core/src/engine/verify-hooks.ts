@@ -48,7 +48,7 @@ export type VerifyTraceLine =
 
 interface Switches {
   readonly trace: string | undefined;
-  readonly crash: { point: VerifyCrashPoint; nth: number; delayMs: number } | undefined;
+  readonly crash: { point: VerifyCrashPoint; nth: number; delayMs: number | 'offer' } | undefined;
   readonly determinism: boolean;
   readonly stopWhenIdle: boolean;
 }
@@ -67,8 +67,8 @@ function parseSwitches(env: NodeJS.ProcessEnv): Switches | undefined {
       throw invalidOption(VERIFY_ENV.crashAt, `must be <point>@<n> with n >= 1 and point one of ${VERIFY_CRASH_POINTS.join(', ')}; got ${crashAt}`, crashAt);
     }
     const delay = env[VERIFY_ENV.crashDelayMs] ?? '5';
-    if (!/^\d+$/.test(delay)) throw invalidOption(VERIFY_ENV.crashDelayMs, `must be a whole number of ms, got ${delay}`, delay);
-    crash = { point, nth: Number(match[2]), delayMs: Number(delay) };
+    if (!/^\d+$/.test(delay) && delay !== 'offer') throw invalidOption(VERIFY_ENV.crashDelayMs, `must be a whole number of ms or "offer", got ${delay}`, delay);
+    crash = { point, nth: Number(match[2]), delayMs: delay === 'offer' ? 'offer' : Number(delay) };
   }
   return { trace, crash, determinism, stopWhenIdle };
 }
@@ -86,6 +86,10 @@ const reached = new Map<string, number>();
 let crashTimer: NodeJS.Timeout | undefined;
 /** The armed output:in-progress kill waiting on its timer: an output may offer a better moment. */
 let pendingOutputCrash: (() => Promise<never>) | undefined;
+/** The batch whose outputs run now (its output:before), for an offered kill's trace line. */
+let outputsOf: { appId: string; batchTime: number } | undefined;
+/** With CRASH_DELAY_MS=offer: the batches whose outputs offered a kill so far (each counts once). */
+const offered = new Set<string>();
 const never = new Promise<never>(() => {});
 
 function switches(): Switches | undefined {
@@ -110,6 +114,9 @@ function reach(appId: string, point: string, batchTime: number, attempt: number)
   trace({ kind: 'point', pid: process.pid, appId, point, batchTime, attempt });
   const crash = switches()?.crash;
   if (!crash) return undefined;
+  if (point === 'output:before') outputsOf = { appId, batchTime };
+  // Offer mode: output:in-progress is counted where outputs offer it, not at output:before.
+  if (crash.delayMs === 'offer' && crash.point === 'output:in-progress') return undefined;
   if (point === 'output:after' && crashTimer) {
     // The outputs finished before the timer: die now, still before the batch's completion exists.
     clearTimeout(crashTimer);
@@ -120,7 +127,7 @@ function reach(appId: string, point: string, batchTime: number, attempt: number)
   const n = (reached.get(counted) ?? 0) + 1;
   reached.set(counted, n);
   if (counted !== crash.point || n !== crash.nth) return undefined;
-  if (counted === 'output:in-progress') {
+  if (counted === 'output:in-progress' && crash.delayMs !== 'offer') {
     crashTimer = setTimeout(() => void die(appId, counted, n, batchTime, `${crash.delayMs} ms into the outputs`), crash.delayMs);
     pendingOutputCrash = () => {
       clearTimeout(crashTimer);
@@ -138,6 +145,17 @@ function reach(appId: string, point: string, batchTime: number, attempt: number)
  * unless MICROBATCH_VERIFY_CRASH_AT arms that point.
  */
 export async function offerOutputCrash(): Promise<void> {
+  const armed = switches()?.crash;
+  if (armed?.point === 'output:in-progress' && armed.delayMs === 'offer') {
+    // Offer mode (CRASH_DELAY_MS=offer): only batches whose outputs offer count, so the kill always
+    // lands inside an output's work, never in a batch that wrote nothing (a skipped replay).
+    const at = outputsOf ?? { appId: '?', batchTime: 0 };
+    const key = `${at.appId}\u0000${at.batchTime}`;
+    if (offered.has(key)) return;
+    offered.add(key);
+    if (offered.size === armed.nth) await die(at.appId, 'output:in-progress', armed.nth, at.batchTime, 'where an output offered it (offerOutputCrash)');
+    return;
+  }
   const crash = pendingOutputCrash;
   if (!crash) return;
   pendingOutputCrash = undefined;

@@ -14,8 +14,8 @@ export interface PlannedKill {
   readonly phase: string;
   /** The n-th time the restarted process reaches the point. */
   readonly nth: number;
-  /** For output:in-progress: ms into the outputs. */
-  readonly delayMs: number;
+  /** For output:in-progress: ms into the outputs, or "offer": where an output offers it (core's offerOutputCrash). */
+  readonly delayMs: number | 'offer';
 }
 
 /** A small seeded generator (mulberry32), so a failing run can be replayed with its seed. */
