@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MicrobatchError } from '@microbatch/core';
+import { optionalImport } from './optional-import.js';
 import { resolveInput, type KafkaInput } from './options.js';
 
 /** One input record: produced to `partition` when given, else by key (kafkajs's default partitioner). */
@@ -62,12 +63,7 @@ interface KafkaModule {
 export async function fillTopic(input: KafkaInput, options: { cwd: string; defaultTopic: string }): Promise<{ topic: string; records: number }> {
   const resolved = resolveInput(input);
   const topic = resolved.topic ?? options.defaultTopic;
-  let kafkajs: KafkaModule;
-  try {
-    kafkajs = (await import('kafkajs')) as unknown as KafkaModule;
-  } catch (error) {
-    throw new MicrobatchError('INVALID_OPTION', 'filling a Kafka topic needs the package "kafkajs": add it to your devDependencies', { cause: error });
-  }
+  const kafkajs = await optionalImport<KafkaModule>('kafkajs', 'filling a Kafka topic');
   // kafkajs logs retried, transient answers (a coordinator still loading) at error level; a failure
   // that lasts still rejects the call below, so nothing is lost by keeping its log quiet.
   const kafka = new kafkajs.Kafka({ clientId: 'microbatch-verify', brokers: [...resolved.brokers], logLevel: 0 });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { MicrobatchError } from '@microbatch/core';
+import { optionalImport } from './optional-import.js';
 import type { Row } from './diff.js';
 import type { RunInfo } from './options.js';
 import { withTarget } from './snapshots.js';
@@ -32,12 +33,7 @@ export function kafkaSnapshot(options: { brokers: readonly string[]; topic: stri
   const idleMs = options.idleMs ?? 3000;
   return async (run) => {
     const topic = withTarget(options.topic, run);
-    let kafkajs: KafkaModule;
-    try {
-      kafkajs = (await import('kafkajs')) as unknown as KafkaModule;
-    } catch (error) {
-      throw new MicrobatchError('INVALID_OPTION', 'kafkaSnapshot needs the package "kafkajs": add it to your devDependencies', { cause: error });
-    }
+    const kafkajs = await optionalImport<KafkaModule>('kafkajs', 'kafkaSnapshot');
     const kafka = new kafkajs.Kafka({ clientId: 'microbatch-verify-snapshot', brokers: [...options.brokers], logLevel: 0 });
     const admin = kafka.admin();
     await admin.connect();

@@ -1,5 +1,6 @@
 import { MicrobatchError } from '@microbatch/core';
 import type { Row } from './diff.js';
+import { optionalImport } from './optional-import.js';
 import type { RunInfo } from './options.js';
 
 /** Rows from a snapshot command's stdout: one JSON value per line (an object is a row; anything else becomes `{ value }`). */
@@ -23,13 +24,6 @@ export function withTarget(template: string, run: Pick<RunInfo, 'target'>): stri
   return template.replaceAll('{target}', run.target);
 }
 
-async function optionalImport<T>(name: string, helper: string): Promise<T> {
-  try {
-    return (await import(name)) as T;
-  } catch (error) {
-    throw new MicrobatchError('INVALID_OPTION', `${helper} needs the package "${name}": add it to your devDependencies`, { cause: error, details: { package: name } });
-  }
-}
 
 interface PgModule {
   default: { Client: new (options: { connectionString: string }) => { connect(): Promise<void>; query(sql: string): Promise<{ rows: Row[] }>; end(): Promise<void> } };
