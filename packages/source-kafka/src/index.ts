@@ -21,5 +21,7 @@ export {
 } from './reader.js';
 export { createKafkaGroupCoordinator } from './group/coordinator.js';
 export type { KafkaGroupCoordinatorOptions } from './group/options.js';
-/** For other kafkajs clients of an application (a sink, a tool): drops kafkajs 2.2.4's TimeoutNegativeWarning; see timer-fix.ts. */
+/** For other kafkajs clients of an application (a sink, a tool): the package's corrections to kafkajs 2.2.4 (read_committed filtering, TimeoutNegativeWarning); see kafkajs/fixes.ts. */
+export { fixKafkajs } from './kafkajs/fixes.js';
+/** Only the TimeoutNegativeWarning part of `fixKafkajs`; see timer-fix.ts. */
 export { fixKafkajsNegativeTimeout } from './kafkajs/timer-fix.js';

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createDefaultLogger, silentLogger, type ReadContext } from '@microbatch/core';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, inject } from 'vitest';
-import { fixKafkajsNegativeTimeout } from '../src/kafkajs/timer-fix.js';
+import { fixKafkajs } from '../src/kafkajs/fixes.js';
 
 export function brokers(): string[] {
   return inject('kafkaBrokers')
@@ -13,7 +13,7 @@ export function brokers(): string[] {
 }
 
 export function testKafka(list: string[] = brokers()): Kafka {
-  fixKafkajsNegativeTimeout(); // the tests' own clients too, so test output is not full of the warning
+  fixKafkajs(); // the tests' own clients too (no TimeoutNegativeWarning in the test output)
   return new Kafka({ clientId: 'source-kafka-test', brokers: list, logLevel: logLevel.NOTHING });
 }
 

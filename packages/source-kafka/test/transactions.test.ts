@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { Admin, Kafka, Producer, Transaction } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { createKafkaSource, type KafkaRecord } from '../src/index.js';
 import { brokers, connectClients, createTopic, openContext, produce, readContext, topicName, until } from './helpers.js';
@@ -71,6 +71,72 @@ describe('transactions and compaction', () => {
       expect(valuesOf(all)).toEqual(['a1', 'a2', 'x1', 'x2', 'x3', 'b1', 'y1']);
     } finally {
       await uncommitted.close();
+    }
+  });
+
+  it('read_committed leaves out every aborted record when transactions of several producers interleave (kafkajs 2.2.4 alone returns some)', async () => {
+    const topic = topicName('txmix');
+    await createTopic(admin, topic, 1);
+    const p = `${topic}:0`;
+    const uncommitted = sourceOf(topic, 'read_uncommitted');
+    await uncommitted.open(openContext);
+    const producers = ['x', 'y', 'z'].map((name) => kafka.producer({ transactionalId: `tx-${topic}-${name}`, idempotent: true, maxInFlightRequests: 1 }));
+    await Promise.all(producers.map((tx) => tx.connect()));
+    const [x, y, z] = producers as [Producer, Producer, Producer];
+    // The log order below is fixed by waiting for each marker: the coordinator writes markers after
+    // commit()/abort() return, and the broker lists aborted transactions in marker order, which here
+    // is the reverse of their first offsets (kafkajs 2.2.4 assumed the two agree).
+    const markerWritten = (highWatermark: number) => until(`high watermark ${highWatermark}`, async () => (await uncommitted.latestOffsets())[p] === highWatermark);
+    const send = (t: Transaction, value: string) => t.send({ topic, messages: [{ partition: 0, value }] });
+    try {
+      const tx = await x.transaction();
+      await send(tx, 'x1-aborted'); // 0
+      const ty = await y.transaction();
+      await send(ty, 'y1-aborted'); // 1
+      const tz = await z.transaction();
+      await send(tz, 'z1-aborted'); // 2
+      await tz.abort(); // 3
+      await markerWritten(4);
+      await ty.abort(); // 4
+      await markerWritten(5);
+      await send(tx, 'x2-aborted'); // 5
+      await tx.abort(); // 6
+      await markerWritten(7);
+      const ty2 = await y.transaction();
+      await send(ty2, 'y2'); // 7
+      const tx2 = await x.transaction();
+      await send(tx2, 'x3'); // 8
+      await ty2.commit(); // 9
+      await markerWritten(10);
+      await tx2.commit(); // 10
+      await markerWritten(11);
+      const tz2 = await z.transaction();
+      await send(tz2, 'z2'); // 11
+      await tz2.commit(); // 12
+      await markerWritten(13);
+    } finally {
+      await Promise.all(producers.map((tx) => tx.disconnect()));
+      await uncommitted.close();
+    }
+    const committed = new Map([
+      [7, 'y2'],
+      [8, 'x3'],
+      [11, 'z2'],
+    ]);
+    const source = sourceOf(topic);
+    try {
+      await source.open(openContext);
+      const end = (await source.latestOffsets())[p]!;
+      expect(end).toBe(13);
+      // Every range, from each start offset to the end: a range may begin inside an aborted transaction.
+      for (let from = 0; from < end; from++) {
+        const records = await source.read({ source: source.name, partition: p, from, until: end }, readContext());
+        const expected = [...committed].filter(([offset]) => offset >= from);
+        expect(records.map((r) => [r.offset, r.value]), `range [${from}, ${end})`).toEqual(expected);
+      }
+      expect(valuesOf(await readOneByOne(source, p, 0, end))).toEqual([...committed.values()]);
+    } finally {
+      await source.close();
     }
   });
 

@@ -1,7 +1,7 @@
 import type { Logger } from '@microbatch/core';
 import { Kafka, logLevel, type LogEntry, type RetryOptions } from 'kafkajs';
 import type { ResolvedOptions } from '../options.js';
-import { fixKafkajsNegativeTimeout } from './timer-fix.js';
+import { fixKafkajs } from './fixes.js';
 
 /** The connection part of the resolved options: what every kafkajs client of this package is built from. */
 export type ConnectionOptions = Pick<ResolvedOptions, 'brokers' | 'clientId' | 'kafka' | 'retryInitialMs' | 'retryMaxMs'>;
@@ -29,8 +29,9 @@ export function retrySettings(options: ConnectionOptions): RetryOptions {
 
 /** One kafkajs client with the package's connection options (brokers, ssl, sasl, retries) and logging. */
 export function createKafkaClient(options: ConnectionOptions, logger: Logger): Kafka {
-  // Every client of this package (reader, coordinator) avoids kafkajs's TimeoutNegativeWarning.
-  fixKafkajsNegativeTimeout();
+  // Every client of this package (reader, coordinator) reads read_committed correctly and avoids
+  // kafkajs's TimeoutNegativeWarning.
+  fixKafkajs();
   return new Kafka({
     ...options.kafka,
     retry: retrySettings(options),

@@ -10,3 +10,11 @@ declare module 'kafkajs/src/network/requestQueue/index.js' {
   const RequestQueue: { prototype: RequestQueueInternals };
   export default RequestQueue;
 }
+
+declare module 'kafkajs/src/broker/index.js' {
+  interface BrokerInternals {
+    fetch(...args: unknown[]): Promise<unknown>;
+  }
+  const Broker: { prototype: BrokerInternals };
+  export default Broker;
+}
