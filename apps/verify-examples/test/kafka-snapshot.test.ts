@@ -42,7 +42,7 @@ const topic = process.env.MICROBATCH_VERIFY_TARGET + '-out';
 }
 
 describe('kafkaSnapshot (read_committed)', () => {
-  const snapshot = () => kafkaSnapshot({ brokers: brokers(), topic: '{target}-out', idleMs: 2000 });
+  const snapshot = () => kafkaSnapshot({ brokers: brokers(), topic: '{target}-out' });
 
   it('leaves out records of aborted transactions: a run that aborted one equals a run that did not', async () => {
     const report = await verifyPipeline({ app: producerApp('abort'), snapshot: snapshot(), key: ['key'], kills: 0 });
@@ -55,5 +55,33 @@ describe('kafkaSnapshot (read_committed)', () => {
     const report = await verifyPipeline({ app: producerApp('extra'), snapshot: snapshot(), key: ['key'], kills: 0 });
     expect(report.ok).toBe(false);
     expect(report.diff?.unexpected).toEqual([{ key: 'key="k9"', rows: [{ partition: 1, key: 'k9', value: 'extra', headers: {} }] }]);
+  });
+});
+
+describe('kafkaSnapshot with a transaction still open', () => {
+  it('fails with SOURCE_FAILED naming the partition, rather than leave out what the open transaction hides', async () => {
+    const { Kafka, logLevel } = await import('kafkajs');
+    const kafka = new Kafka({ clientId: 'verify-open-tx', brokers: brokers(), logLevel: logLevel.NOTHING });
+    const topic = `verify-open-tx-${process.pid}-${Date.now()}`;
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    const producer = kafka.producer({ transactionalId: topic, idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const open = await producer.transaction();
+    try {
+      await open.send({ topic, messages: [{ key: 'k', value: 'pending' }] });
+      const read = kafkaSnapshot({ brokers: brokers(), topic, settleTimeoutMs: 500 });
+      const error = await read({ run: 'a', target: topic, dir: tmpdir(), env: {} }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({ name: 'MicrobatchError', code: 'SOURCE_FAILED', details: { topic, partition: `${topic}:0`, lastStableOffset: 0, highWatermark: 1 } });
+    } finally {
+      await open.abort();
+      await producer.disconnect();
+      await admin.deleteTopics({ topics: [topic] });
+      await admin.disconnect();
+    }
   });
 });
