@@ -1,6 +1,6 @@
 import type { DStream } from '@microbatch/core';
 import { createKafkaSink } from '@microbatch/sink-kafka';
-import { fixKafkajsNegativeTimeout } from '@microbatch/source-kafka';
+import { fixKafkajs } from '@microbatch/source-kafka';
 import { Kafka, logLevel, type Producer, type Transaction } from 'kafkajs';
 import type { Classified } from './events.js';
 import { userTotalRows, type PipelineHooks } from './pipeline.js';
@@ -105,7 +105,7 @@ export function buildKafkaPipeline(classified: DStream<Classified>, spec: KafkaS
  * transaction that holds records (which read_committed consumers must never see).
  */
 function tracingKafka(brokers: string[], progressTopic: string, onFirstSend: () => Promise<void>): Kafka {
-  fixKafkajsNegativeTimeout();
+  fixKafkajs();
   // The sink turns kafkajs failures into its typed errors; its own log lines are not needed here.
   const kafka = new Kafka({ clientId: 'microbatch-sample', brokers, logLevel: logLevel.NOTHING });
   const producer = kafka.producer.bind(kafka);

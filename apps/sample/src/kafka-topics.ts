@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger } from '@microbatch/core';
-import { createKafkaSource, fixKafkajsNegativeTimeout, type KafkaRecord } from '@microbatch/source-kafka';
+import { createKafkaSource, fixKafkajs, type KafkaRecord } from '@microbatch/source-kafka';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { outputTopics } from './kafka-outputs.js';
 import type { KafkaSinkSpec } from './uris.js';
@@ -12,7 +12,7 @@ export const dataTopics = (prefix: string): string[] => {
 };
 
 async function withAdmin<R>(spec: KafkaSinkSpec, fn: (admin: Admin) => Promise<R>): Promise<R> {
-  fixKafkajsNegativeTimeout();
+  fixKafkajs();
   const admin = new Kafka({ clientId: 'microbatch-sample-admin', brokers: spec.brokers, logLevel: logLevel.ERROR }).admin();
   await admin.connect();
   try {

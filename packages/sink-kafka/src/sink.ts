@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Batch, FencedError, type Logger, MicrobatchError, type OutputContext, type Sink, type SinkOpenContext, silentLogger } from '@microbatch/core';
-import { fixKafkajsNegativeTimeout } from '@microbatch/source-kafka';
+import { fixKafkajs } from '@microbatch/source-kafka';
 import type { Admin, Kafka, Message, RecordMetadata } from 'kafkajs';
 import { createKafkaClient } from './client.js';
 import { fencedError, isProducerFenced, isTooLarge, isUnknownTopic, sinkError, tooLargeError, unknownTopicError, type Where } from './errors.js';
@@ -56,9 +56,10 @@ export function createKafkaSink<T>(options: KafkaSinkOptions<T>): KafkaSink<T> {
   const log = () => logger;
   let client: Kafka | undefined;
   const kafka = () => {
-    // kafkajs 2.2.4 warns TimeoutNegativeWarning on Node 24 from every client; the fix patches
-    // kafkajs once, so it covers an injected client too. Applied here: the package has no import side effects.
-    fixKafkajsNegativeTimeout();
+    // source-kafka's corrections to kafkajs 2.2.4 (read_committed filtering, which the progress
+    // reads rely on; no TimeoutNegativeWarning on Node 24) patch kafkajs once, so they cover an
+    // injected client too. Applied here: the package has no import side effects.
+    fixKafkajs();
     return (client ??= options.kafka ?? createKafkaClient(resolved as ResolvedKafkaSinkOptions<unknown>, options.kafkaConfig, log));
   };
   let adminClient: Promise<Admin> | undefined;

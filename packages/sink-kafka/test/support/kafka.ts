@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger } from '@microbatch/core';
-import { createKafkaSource, fixKafkajsNegativeTimeout, type KafkaRecord } from '@microbatch/source-kafka';
+import { createKafkaSource, fixKafkajs, type KafkaRecord } from '@microbatch/source-kafka';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, inject } from 'vitest';
 
@@ -22,7 +22,7 @@ let shared: { kafka: Kafka; admin: Promise<Admin> } | undefined;
 /** One admin client per test file, disconnected after it. */
 export function admin(): Promise<Admin> {
   if (!shared) {
-    fixKafkajsNegativeTimeout(); // the tests' own admin client too
+    fixKafkajs(); // the tests' own admin client too
     const kafka = new Kafka({ clientId: 'sink-kafka-test', brokers: brokers(), logLevel: logLevel.NOTHING });
     const a = kafka.admin();
     shared = { kafka, admin: a.connect().then(() => a) };

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createFsCheckpointStore } from '@microbatch/checkpoint-fs';
 import { StreamingContext, isMicrobatchError, silentLogger } from '@microbatch/core';
-import { fixKafkajsNegativeTimeout } from '@microbatch/source-kafka';
+import { fixKafkajs } from '@microbatch/source-kafka';
 import { createGeneratorSource } from '@microbatch/source-memory';
 import { Kafka, logLevel, type Producer, type Transaction } from 'kafkajs';
 import { createKafkaSink } from '../../src/index.js';
@@ -27,7 +27,7 @@ async function point(name: string): Promise<void> {
 
 // The sink's producers, wrapped: the sink takes an injected kafkajs client, so the crash points
 // inside its transactions need no hook in the library.
-fixKafkajsNegativeTimeout();
+fixKafkajs();
 const kafka = new Kafka({ clientId: 'crash-child', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
 const producer = kafka.producer.bind(kafka);
 kafka.producer = (config) => {
