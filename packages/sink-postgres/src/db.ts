@@ -37,6 +37,13 @@ export interface Database extends SqlExecutor {
   transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T>;
   /** Ends the pool or PGlite instance only if this adapter created it. Safe twice. */
   close(): Promise<void>;
+  /**
+   * Opens up to `connections` pooled connections now (at most the pool's `max`), checks each with
+   * `SELECT 1` and returns it to the pool, so the concurrent transactions of a first batch do not
+   * each pay a connection's setup (TCP, TLS, authentication, a new server backend). PGlite has one
+   * in-process connection and needs none. Optional: an adapter written by hand may leave it out.
+   */
+  warmUp?(connections: number): Promise<void>;
 }
 
 /** The part of PGlite the sinks use, structurally, so PGlite stays an optional dependency. */
@@ -137,6 +144,25 @@ export function fromPool(pool: pg.Pool, options: DatabaseOptions & { owned?: boo
         // A truthy argument destroys the connection instead of returning it to the pool.
         client.release(broken ?? false);
       }
+    },
+    async warmUp(connections: number) {
+      // All connects are asked for before any returns its client, so the pool opens new ones
+      // rather than handing the same idle client round.
+      const count = Math.min(connections, pool.options.max ?? 10);
+      await Promise.all(
+        Array.from({ length: count }, async () => {
+          const client = await pool.connect();
+          let broken: Error | undefined;
+          try {
+            await client.query('SELECT 1');
+          } catch (error) {
+            broken = error as Error;
+            throw error;
+          } finally {
+            client.release(broken ?? false);
+          }
+        }),
+      );
     },
     async close() {
       if (closed) return;

@@ -42,6 +42,12 @@ export interface PostgresSinkOptions<T> extends SchemaOptions {
   readonly createTables?: boolean;
   /** Retries of a transaction that failed on connection loss, a restart, a serialization failure or a deadlock. */
   readonly retry?: RetryOptions;
+  /**
+   * Pooled connections `open()` opens in the background (each checked with `SELECT 1`), so the
+   * first batch's concurrent partition transactions find them ready. Default 4, the engine's
+   * default `maxConcurrentPartitions`; at most the pool's `max`; 0: none. Nothing for PGlite.
+   */
+  readonly warmConnections?: number;
   readonly logger?: Logger;
 }
 
@@ -71,8 +77,11 @@ export function postgresSink<T>(options: PostgresSinkOptions<T>): PostgresSink<T
   const granularity = options.granularity ?? 'partition';
   if (granularity !== 'partition' && granularity !== 'batch') throw invalidOption('granularity', "expected 'partition' or 'batch'", granularity);
   if (options.pool === undefined || options.pool === null) throw invalidOption('pool', 'expected a pg.Pool, a PGlite instance or a URI');
+  const warmConnections = options.warmConnections ?? 4;
+  if (!Number.isInteger(warmConnections) || warmConnections < 0) throw invalidOption('warmConnections', 'expected a non-negative integer', options.warmConnections);
   const tables = sinkTables(options);
   const name = options.name;
+  let warming: Promise<void> | undefined;
 
   let database: Promise<Database> | undefined;
   let ready: Promise<void> | undefined;
@@ -114,7 +123,16 @@ export function postgresSink<T>(options: PostgresSinkOptions<T>): PostgresSink<T
     tables,
 
     async open(context: SinkOpenContext) {
-      await prepare(context.appId, context.epoch, context.logger);
+      const handle = await prepare(context.appId, context.epoch, context.logger);
+      // In the background: open() returns once the epoch is claimed, and the engine goes on
+      // restoring state and waiting for the first batch time meanwhile. A failure is only logged:
+      // the first write connects again, with its retries, and reports what still fails.
+      if (warmConnections > 0 && handle.warmUp && !warming) {
+        const logger = options.logger ?? context.logger;
+        warming = handle.warmUp(warmConnections).catch((error: unknown) => {
+          if (!closed) logger.warn({ err: error, output: name }, 'opening PostgreSQL connections ahead of the first batch failed; the first write connects again');
+        });
+      }
     },
 
     async write(batch: Batch<T>, context: OutputContext) {
@@ -168,6 +186,7 @@ export function postgresSink<T>(options: PostgresSinkOptions<T>): PostgresSink<T
     async close() {
       if (closed) return;
       closed = true;
+      await warming;
       if (database) await (await database.catch(() => undefined))?.close();
     },
   };

@@ -1,7 +1,8 @@
 import { Batch, isMicrobatchError, silentLogger } from '@microbatch/core';
+import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { appendRows, postgresSink, toDatabase } from '../src/index.js';
-import { databaseUrl, randomName } from './support/db.js';
+import { createPool, databaseUrl, dropAll, randomName } from './support/db.js';
 
 describe('database inputs', () => {
   it('a pglite:memory URI gives a zero-setup embedded database the sink owns', async () => {
@@ -52,5 +53,59 @@ describe('database inputs', () => {
     expect(bad({ write: 'nope' })).toBe(true);
     expect(bad({ granularity: 'row' })).toBe(true);
     expect(bad({ tablePrefix: 'bad-prefix;' })).toBe(true);
+  });
+});
+
+describe('warmConnections', () => {
+  const open = { appId: 'warm-up', epoch: 1, logger: silentLogger };
+  const idleReaches = async (pool: pg.Pool, count: number) => {
+    const deadline = Date.now() + 15_000;
+    while (pool.idleCount < count) {
+      if (Date.now() > deadline) throw new Error(`the pool has ${pool.idleCount} idle connections, not ${count}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+
+  it('open() opens that many pooled connections in the background, at most the pool max', async () => {
+    for (const [warm, max, expected] of [
+      [undefined, 8, 4],
+      [6, 8, 6],
+      [4, 2, 2],
+    ] as const) {
+      const pool = createPool(databaseUrl(), max);
+      const prefix = `${randomName('w')}_`;
+      const sink = postgresSink({ pool, name: 'out', tablePrefix: prefix, ...(warm === undefined ? {} : { warmConnections: warm }), write: async () => {} });
+      try {
+        await sink.open(open);
+        await idleReaches(pool, expected);
+        expect(pool.totalCount).toBe(expected);
+      } finally {
+        await sink.close();
+        await dropAll(pool, prefix);
+        await pool.end();
+      }
+    }
+  });
+
+  it('0 opens none beyond the one the epoch claim used; a negative count is INVALID_OPTION', async () => {
+    const pool = createPool(databaseUrl(), 8);
+    const prefix = `${randomName('w')}_`;
+    const sink = postgresSink({ pool, name: 'out', tablePrefix: prefix, warmConnections: 0, write: async () => {} });
+    try {
+      await sink.open(open);
+      await sink.close(); // waits for a warm-up, had one started
+      expect(pool.totalCount).toBe(1);
+    } finally {
+      await dropAll(pool, prefix);
+      await pool.end();
+    }
+    const error = (() => {
+      try {
+        postgresSink({ pool: databaseUrl(), name: 'out', warmConnections: -1, write: async () => {} });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(isMicrobatchError(error, 'INVALID_OPTION')).toBe(true);
   });
 });
