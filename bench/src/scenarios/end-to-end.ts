@@ -60,6 +60,8 @@ export interface PipelineResult {
   readonly streamingStartedAtMs: number;
   readonly firstBatchStartedAtMs: number;
   readonly replayedBatches: number;
+  /** Each batch's processing (onBatchStarted to onBatchCompleted, performance.now()) and its records, in order. */
+  readonly batchTimes: readonly { readonly ms: number; readonly records: number }[];
   /** RSS when the pipeline child starts its work (Node, tsx and the loaded modules): the process base. */
   readonly baseRssMB: number;
 }
@@ -120,6 +122,8 @@ async function runPipeline(args: PipelineArgs): Promise<PipelineResult> {
     let replayedBatches = 0;
     let streamingStartedAtMs = Number.NaN;
     let firstBatchStartedAtMs = Number.NaN;
+    let batchStartedAt = Number.NaN;
+    const batchTimes: { ms: number; records: number }[] = [];
     // BENCH_TIMELINE=1: one stderr line per phase of every batch, to see where a batch waits.
     const mark = process.env.BENCH_TIMELINE ? (what: string) => process.stderr.write(`${performance.now().toFixed(0)} ms ${what}\n`) : () => {};
     ssc.addListener({
@@ -137,9 +141,11 @@ async function runPipeline(args: PipelineArgs): Promise<PipelineResult> {
         streamingStartedAtMs = performance.now();
       },
       onBatchStarted: () => {
-        if (Number.isNaN(firstBatchStartedAtMs)) firstBatchStartedAtMs = performance.now();
+        batchStartedAt = performance.now();
+        if (Number.isNaN(firstBatchStartedAtMs)) firstBatchStartedAtMs = batchStartedAt;
       },
       onBatchCompleted: (info) => {
+        batchTimes.push({ ms: performance.now() - batchStartedAt, records: info.numRecords });
         if (batches === 0) firstBatchAtMs = performance.now();
         batches++;
         records += info.numRecords;
@@ -151,7 +157,7 @@ async function runPipeline(args: PipelineArgs): Promise<PipelineResult> {
     await ssc.start();
     await ssc.awaitTermination();
     const ms = performance.now() - startCalledAtMs;
-    return { records, batches, ms, recordsPerSec: rate(records, ms), firstBatchAtMs, startCalledAtMs, streamingStartedAtMs, firstBatchStartedAtMs, replayedBatches, baseRssMB };
+    return { records, batches, ms, recordsPerSec: rate(records, ms), firstBatchAtMs, startCalledAtMs, streamingStartedAtMs, firstBatchStartedAtMs, replayedBatches, batchTimes, baseRssMB };
   } finally {
     await store.close();
     await database.close();
