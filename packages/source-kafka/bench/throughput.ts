@@ -6,8 +6,9 @@
 // a batch does); the consumer is a fresh group reading from the beginning with eachBatch; a third
 // side is that consumer holding each range's records until it is complete (the cost of keeping
 // what a batch reads, which the plain consumer never pays). All timings include connecting and
-// joining the group. A fourth side is the source with prefetchBytesPerPartition 1 MiB. Cases
-// alternate; the median is reported.
+// joining the group. A fourth side is the source with `reader: "consumer"` (the reader that reads
+// through a kafkajs consumer in a private group; the default reader fetches from the leaders
+// directly). Cases alternate; the median is reported.
 import { randomUUID } from 'node:crypto';
 import { silentLogger } from '@microbatch/core';
 import { Kafka, logLevel } from 'kafkajs';
@@ -17,8 +18,6 @@ const [n100Arg, n1kArg, rangeArg, roundsArg] = process.argv.slice(2);
 const PARTITIONS = 8;
 const RANGE = Number(rangeArg ?? 10_000);
 const ROUNDS = Number(roundsArg ?? 3);
-// A fourth side: the source fetching this far ahead past each range (the default is 0).
-const PREFETCH = 1_048_576;
 const CASES = [
   { label: '100 B', size: 100, records: Number(n100Arg ?? 400_000) },
   { label: '1 KB', size: 1024, records: Number(n1kArg ?? 100_000) },
@@ -57,14 +56,14 @@ async function fill(topic: string, size: number, records: number): Promise<void>
 
 type Deserializer = Parameters<typeof createKafkaSource>[0]['deserializer'];
 
-async function viaSource(topic: string, deserializer?: Deserializer, prefetchBytesPerPartition?: number): Promise<number> {
+async function viaSource(topic: string, deserializer?: Deserializer, reader?: 'fetch' | 'consumer'): Promise<number> {
   const start = performance.now();
   const source = createKafkaSource({
     brokers,
     topics: [topic],
     readTimeoutMs: 120_000,
     ...(deserializer ? { deserializer } : {}),
-    ...(prefetchBytesPerPartition === undefined ? {} : { prefetchBytesPerPartition }),
+    ...(reader === undefined ? {} : { reader }),
   });
   await source.open({ appId: 'bench', logger: silentLogger });
   const latest = await source.latestOffsets();
@@ -147,10 +146,10 @@ try {
     const source: number[] = [];
     const consumer: number[] = [];
     const holding: number[] = [];
-    const prefetching: number[] = [];
+    const viaConsumerReader: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       source.push(await viaSource(topic));
-      prefetching.push(await viaSource(topic, undefined, PREFETCH));
+      viaConsumerReader.push(await viaSource(topic, undefined, 'consumer'));
       consumer.push(await viaConsumer(topic, c.records));
       holding.push(await viaHoldingConsumer(topic, c.records));
     }
@@ -166,12 +165,12 @@ try {
     const s = median(source);
     const k = median(consumer);
     const h = median(holding);
-    const p = median(prefetching);
+    const p = median(viaConsumerReader);
     console.log(
-      `${c.label} x ${c.records} records, ranges of ${RANGE}, ${PARTITIONS} partitions: source ${Math.round(s)} rec/s, kafkajs consumer ${Math.round(k)} rec/s, ratio ${(s / k).toFixed(2)}; ` +
+      `${c.label} x ${c.records} records, ranges of ${RANGE}, ${PARTITIONS} partitions: source (reader "fetch") ${Math.round(s)} rec/s, kafkajs consumer ${Math.round(k)} rec/s, ratio ${(s / k).toFixed(2)}; ` +
         `consumer holding ranges ${Math.round(h)} rec/s (${(h / k).toFixed(2)}x the consumer; source ${(s / h).toFixed(2)}x it); ` +
-        `source with prefetchBytesPerPartition ${PREFETCH} ${Math.round(p)} rec/s (${(p / k).toFixed(2)}x the consumer)` +
-        `  (rounds: source ${source.map(Math.round).join('/')}, consumer ${consumer.map(Math.round).join('/')}, holding ${holding.map(Math.round).join('/')}, prefetching ${prefetching.map(Math.round).join('/')})`,
+        `source with reader "consumer" ${Math.round(p)} rec/s (${(p / k).toFixed(2)}x the consumer)` +
+        `  (rounds: source ${source.map(Math.round).join('/')}, consumer ${consumer.map(Math.round).join('/')}, holding ${holding.map(Math.round).join('/')}, reader "consumer" ${viaConsumerReader.map(Math.round).join('/')})`,
     );
     if (syncString.length > 0) {
       const sync = median(syncString);

@@ -40,7 +40,14 @@ export interface KafkaSourceOptions {
   readonly retryBackoff?: { readonly initialMs?: number; readonly maxMs?: number };
   /** Consumer group to which processed offsets are committed after each batch, for lag tools only. Default none. */
   readonly commitGroupId?: string;
-  /** Prefix of the private, per-instance group the kafkajs reader uses. Default `"microbatch-reader"`. */
+  /**
+   * How ranges are fetched with kafkajs. `"fetch"` (default): Fetch requests straight to each
+   * partition's leader, no consumer group. `"consumer"`: a kafkajs consumer in a private group,
+   * paused and resumed per range (the reader before 0.2; `readerGroupPrefix` and
+   * `prefetchBytesPerPartition` apply to it only).
+   */
+  readonly reader?: 'fetch' | 'consumer';
+  /** Prefix of the private, per-instance group of `reader: "consumer"`. Default `"microbatch-reader"`. */
   readonly readerGroupPrefix?: string;
   /** Bytes fetched per partition per request. Default 1048576. */
   readonly maxBytesPerPartition?: number;
@@ -81,12 +88,19 @@ export interface ResolvedOptions {
   readonly retryInitialMs: number;
   readonly retryMaxMs: number;
   readonly commitGroupId: string | undefined;
+  readonly reader: 'fetch' | 'consumer';
   readonly readerGroupPrefix: string;
   readonly maxBytesPerPartition: number;
   readonly prefetchBytesPerPartition: number;
   readonly deserializerConcurrency: number;
   readonly clientId: string;
   readonly kafka: Omit<KafkaConfig, 'brokers' | 'clientId' | 'logCreator'>;
+}
+
+function readerKind(value: unknown): 'fetch' | 'consumer' {
+  if (value === undefined) return 'fetch';
+  if (value === 'fetch' || value === 'consumer') return value;
+  throw invalidOption('reader', 'expected "fetch" or "consumer"', value);
 }
 
 function positiveInt(name: string, value: number | undefined, fallback: number | undefined): number | undefined {
@@ -185,6 +199,7 @@ export function resolveOptions(options: KafkaSourceOptions): ResolvedOptions {
     retryInitialMs,
     retryMaxMs: Math.max(retryMaxMs, retryInitialMs),
     commitGroupId: options.commitGroupId,
+    reader: readerKind(options.reader),
     readerGroupPrefix: options.readerGroupPrefix ?? 'microbatch-reader',
     maxBytesPerPartition: positiveInt('maxBytesPerPartition', options.maxBytesPerPartition, 1_048_576)!,
     prefetchBytesPerPartition: nonNegativeInt('prefetchBytesPerPartition', options.prefetchBytesPerPartition, 0),

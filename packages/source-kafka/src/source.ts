@@ -10,7 +10,8 @@ import {
 } from '@microbatch/core';
 import { deserializerFunction, type KafkaDeadLetter, type KafkaRecord, type ValueOf } from './deserialize.js';
 import { FetchedRecord } from './fetched-record.js';
-import { KafkajsReader } from './kafkajs/reader.js';
+import { KafkajsReader } from './kafkajs/consumer-reader.js';
+import { KafkajsFetchReader } from './kafkajs/fetch-reader.js';
 import { resolveOptions, type KafkaSourceOptions, type ResolvedOptions } from './options.js';
 import { OutageLog, isUnreachable } from './outage.js';
 import { parsePartitionId, partitionId } from './partition-id.js';
@@ -109,7 +110,11 @@ class KafkaDirectSource implements KafkaSource<Element> {
   private reader(): KafkaReader {
     if (this.closed) throw new MicrobatchError('STOPPED', `Kafka source "${this.name}" is closed`);
     const scope = this.owns ? { ownsPartition: this.owns } : {};
-    this.client ??= this.createReader ? this.createReader(this.options, this.logger, scope) : new KafkajsReader(this.options, this.logger, this.owns);
+    this.client ??= this.createReader
+      ? this.createReader(this.options, this.logger, scope)
+      : this.options.reader === 'consumer'
+        ? new KafkajsReader(this.options, this.logger, this.owns)
+        : new KafkajsFetchReader(this.options, this.logger, this.owns);
     return this.client;
   }
 

@@ -8,11 +8,16 @@ let admin: Admin;
 let producer: Producer;
 connectClients((clients) => ({ admin, producer } = clients));
 
-for (const subscription of ['topics', 'topicPattern'] as const) {
+// Both readers pass the suite: the default (fetch) for both subscriptions, the consumer reader for topics.
+for (const [subscription, reader] of [
+  ['topics', 'fetch'],
+  ['topicPattern', 'fetch'],
+  ['topics', 'consumer'],
+] as const) {
   sourceSuite<KafkaRecord<string | null>>({
     describe,
     it,
-    name: `Kafka source conformance (${subscription})`,
+    name: `Kafka source conformance (${subscription}, reader "${reader}")`,
     valueOf: (record) => record.value ?? '<null>',
     offsetOf: (record) => record.offset,
     features: { truncate: true, addPartition: true },
@@ -31,6 +36,7 @@ for (const subscription of ['topics', 'topicPattern'] as const) {
             deserializer: 'string',
             startingOffsets,
             readTimeoutMs: 20_000,
+            reader,
           }),
         async truncate(index, before) {
           await admin.fetchTopicOffsets(topic); // loads the topic's leaders into the admin's metadata

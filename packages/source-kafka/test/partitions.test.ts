@@ -73,27 +73,35 @@ describe('subscriptions and discovery', () => {
     }
   });
 
-  it("a task's source lists and fetches only the partitions its task owns: its reader is assigned just those", async () => {
-    const topics = [topicName('task-a'), topicName('task-b')];
-    for (const topic of topics) {
-      await createTopic(admin, topic, 4);
-      for (const p of [0, 1, 2, 3]) await produce(producer, topic, p, [`${p}-x`, `${p}-y`]);
-    }
-    const readerGroupPrefix = topicName('reader');
-    const source = createKafkaSource({ brokers: brokers(), topics, deserializer: 'string', startingOffsets: 'earliest', readerGroupPrefix });
-    try {
-      // Task 2 of a group: the engine tells the source which partition keys the task owns.
-      await source.open({ ...openContext, ownsPartition: (partition) => partition.endsWith(':2') });
-      expect(await source.latestOffsets()).toEqual({ [`${topics[0]}:2`]: 2, [`${topics[1]}:2`]: 2 });
-      expect((await source.read({ source: source.name, partition: `${topics[1]}:2`, from: 0, until: 2 }, readContext())).map((r) => r.value)).toEqual(['2-x', '2-y']);
-      const groups = (await admin.listGroups()).groups.filter((g) => g.groupId.startsWith(readerGroupPrefix));
-      expect(groups).toHaveLength(1);
-      const [described] = (await admin.describeGroups([groups[0]!.groupId])).groups;
-      expect(described?.members).toHaveLength(1);
-      const assigned = AssignerProtocol.MemberAssignment.decode(described!.members[0]!.memberAssignment);
-      expect(assigned?.assignment).toEqual({ [topics[0]!]: [2], [topics[1]!]: [2] });
-    } finally {
-      await source.close();
-    }
-  });
+  for (const reader of ['fetch', 'consumer'] as const) {
+    it(`a task's source lists and fetches only the partitions its task owns (reader "${reader}")`, async () => {
+      const topics = [topicName('task-a'), topicName('task-b')];
+      for (const topic of topics) {
+        await createTopic(admin, topic, 4);
+        for (const p of [0, 1, 2, 3]) await produce(producer, topic, p, [`${p}-x`, `${p}-y`]);
+      }
+      const readerGroupPrefix = topicName('reader');
+      const source = createKafkaSource({ brokers: brokers(), topics, deserializer: 'string', startingOffsets: 'earliest', readerGroupPrefix, reader });
+      try {
+        // Task 2 of a group: the engine tells the source which partition keys the task owns.
+        await source.open({ ...openContext, ownsPartition: (partition) => partition.endsWith(':2') });
+        expect(await source.latestOffsets()).toEqual({ [`${topics[0]}:2`]: 2, [`${topics[1]}:2`]: 2 });
+        expect((await source.read({ source: source.name, partition: `${topics[1]}:2`, from: 0, until: 2 }, readContext())).map((r) => r.value)).toEqual(['2-x', '2-y']);
+        const groups = (await admin.listGroups()).groups.filter((g) => g.groupId.startsWith(readerGroupPrefix));
+        if (reader === 'fetch') {
+          // Fetches go straight to the leaders: no group at all.
+          expect(groups).toEqual([]);
+          return;
+        }
+        // The consumer's private group assigns it just the task's partitions.
+        expect(groups).toHaveLength(1);
+        const [described] = (await admin.describeGroups([groups[0]!.groupId])).groups;
+        expect(described?.members).toHaveLength(1);
+        const assigned = AssignerProtocol.MemberAssignment.decode(described!.members[0]!.memberAssignment);
+        expect(assigned?.assignment).toEqual({ [topics[0]!]: [2], [topics[1]!]: [2] });
+      } finally {
+        await source.close();
+      }
+    });
+  }
 });

@@ -1,6 +1,6 @@
-import type { Batch, Consumer, ConsumerCrashEvent, ConsumerEndBatchProcessEvent, ConsumerGroupJoinEvent, Kafka, KafkaMessage } from 'kafkajs';
-import { FetchedRecord } from '../fetched-record.js';
-import type { KafkaHeaderValue, RawKafkaRecord } from '../reader.js';
+import type { Batch, Consumer, ConsumerCrashEvent, ConsumerEndBatchProcessEvent, ConsumerGroupJoinEvent, Kafka } from 'kafkajs';
+import type { RawKafkaRecord } from '../reader.js';
+import { rawRecord } from './raw-record.js';
 import { ownedPartitionsAssigner, type OwnsPartition } from './owned-assigner.js';
 
 /** One range being read: records collect until the position reaches `until`. */
@@ -50,9 +50,6 @@ interface Feed {
 }
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
-
-// Shared by every record without headers (most of them): one object less per record in flight.
-const NO_HEADERS: Readonly<Record<string, KafkaHeaderValue>> = Object.freeze({});
 
 /** Thrown to reads in flight when their session ends; the reader retries them on a new one. */
 export class SessionClosedError extends Error {
@@ -344,23 +341,4 @@ export class ConsumerSession {
       },
     );
   }
-}
-
-// The kafkajs message object is dropped here: only its key and value slices are kept.
-function rawRecord(topic: string, partition: number, offset: number, message: KafkaMessage): RawKafkaRecord {
-  const headers = message.headers;
-  return new FetchedRecord(
-    topic,
-    partition,
-    offset,
-    Number(message.timestamp),
-    message.key ?? null,
-    message.value ?? null,
-    headers === undefined || isEmpty(headers) ? NO_HEADERS : headers,
-  );
-}
-
-function isEmpty(object: object): boolean {
-  for (const _ in object) return false;
-  return true;
 }
