@@ -1,3 +1,4 @@
+import { isMicrobatchError, type MicrobatchError } from '@microbatch/core';
 import { AssignerProtocol, type Admin, type Producer } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { createKafkaSource } from '../src/index.js';
@@ -72,6 +73,24 @@ describe('subscriptions and discovery', () => {
       await source.close();
     }
   });
+
+  for (const reader of ['fetch', 'consumer'] as const) {
+    it(`a range the log does not reach fails with SOURCE_FAILED after readTimeoutMs, never a shorter result (reader "${reader}")`, async () => {
+      const topic = topicName('short');
+      await createTopic(admin, topic, 1);
+      await produce(producer, topic, 0, ['a', 'b', 'c']);
+      const source = createKafkaSource({ brokers: brokers(), topics: [topic], deserializer: 'string', readTimeoutMs: 1500, reader });
+      try {
+        await source.open(openContext);
+        // Offsets 3 to 9 were never written (a plan made before a leader lost its tail, say).
+        const error = await source.read({ source: source.name, partition: `${topic}:0`, from: 0, until: 10 }, readContext()).catch((e: unknown) => e);
+        expect(isMicrobatchError(error, 'SOURCE_FAILED')).toBe(true);
+        expect((error as MicrobatchError).details).toMatchObject({ topic, partition: 0, from: 0, until: 10, position: 3 });
+      } finally {
+        await source.close();
+      }
+    });
+  }
 
   for (const reader of ['fetch', 'consumer'] as const) {
     it(`a task's source lists and fetches only the partitions its task owns (reader "${reader}")`, async () => {

@@ -107,6 +107,11 @@ export class KafkajsFetchReader extends KafkajsReaderBase {
     while (state.position < until) {
       this.checkOpen();
       if (request.signal?.aborted) throw this.failure('the read was aborted', request, state.position, request.signal.reason);
+      // Fetches that bring nothing (the log no longer reaches `until`: a leader that lost its tail)
+      // would otherwise be asked again for ever; a range is failed, never cut short.
+      if (Date.now() >= request.deadline) {
+        throw this.failure(`could not read the range within readTimeoutMs=${this.options.readTimeoutMs}`, request, state.position, undefined);
+      }
       const messages = await this.fetch(topic, partition, state.position);
       state.position = take(messages, topic, partition, state.position, until, state.records);
     }
