@@ -1,12 +1,23 @@
 import { sourceSuite } from '@microbatch/testkit';
-import type { Admin, Producer } from 'kafkajs';
+import type { Admin, Kafka, Producer } from 'kafkajs';
 import { describe, it } from 'vitest';
 import { createKafkaSource, type KafkaRecord } from '../src/index.js';
-import { brokers, connectClients, createTopic, produce, topicName } from './helpers.js';
+import { brokers, connectClients, createTopic, produce, topicName, waitForPartitions } from './helpers.js';
 
+let kafka: Kafka;
 let admin: Admin;
 let producer: Producer;
-connectClients((clients) => ({ admin, producer } = clients));
+connectClients((clients) => ({ kafka, admin, producer } = clients));
+
+async function produceFresh(topic: string, partition: number, values: readonly string[]): Promise<void> {
+  const fresh = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await fresh.connect();
+  try {
+    await produce(fresh, topic, partition, values);
+  } finally {
+    await fresh.disconnect();
+  }
+}
 
 // Both readers pass the suite: the default (fetch) for both subscriptions, the consumer reader for topics.
 for (const [subscription, reader] of [
@@ -28,7 +39,9 @@ for (const [subscription, reader] of [
       const ids = Array.from({ length: partitions }, (_, i) => `${topic}:${i}`);
       return {
         partitions: ids,
-        append: (index, values) => produce(producer, topic, index, values),
+        // The shared producer drops records for a partition its metadata lacks (one addPartition
+        // made): those go through a new producer, which reads the metadata afresh.
+        append: (index, values) => (index < partitions ? produce(producer, topic, index, values) : produceFresh(topic, index, values)),
         createSource: ({ startingOffsets = 'earliest' } = {}) =>
           createKafkaSource({
             brokers: brokers(),
@@ -44,6 +57,7 @@ for (const [subscription, reader] of [
         },
         async addPartition() {
           await admin.createPartitions({ topicPartitions: [{ topic, count: ids.length + 1 }] });
+          await waitForPartitions(admin, topic, ids.length + 1);
           ids.push(`${topic}:${ids.length}`);
           return ids[ids.length - 1]!;
         },

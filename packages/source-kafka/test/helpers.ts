@@ -27,8 +27,16 @@ export async function createTopic(admin: Admin, topic: string, partitions: numbe
     waitForLeaders: false,
     topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries: Object.entries(config).map(([name, value]) => ({ name, value })) }],
   });
-  // kafkajs' waitForLeaders gives up on UNKNOWN_TOPIC_OR_PARTITION, which a KRaft broker answers
-  // until it has applied the new topic's metadata (seen on a loaded machine): wait here instead.
+  await waitForPartitions(admin, topic, partitions);
+}
+
+/**
+ * Waits until the broker's metadata lists `partitions` partitions of `topic`, each with a leader:
+ * kafkajs' waitForLeaders gives up on UNKNOWN_TOPIC_OR_PARTITION, which a KRaft broker answers
+ * until it has applied a new topic's metadata (seen on a loaded machine), and a producer whose
+ * metadata lacks a partition added by createPartitions drops what is sent to it.
+ */
+export async function waitForPartitions(admin: Admin, topic: string, partitions: number): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {

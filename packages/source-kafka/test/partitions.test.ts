@@ -2,7 +2,7 @@ import { isMicrobatchError, type MicrobatchError } from '@microbatch/core';
 import { AssignerProtocol, type Admin, type Producer } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { createKafkaSource } from '../src/index.js';
-import { brokers, connectClients, createTopic, openContext, produce, readContext, testKafka, topicName } from './helpers.js';
+import { brokers, connectClients, createTopic, openContext, produce, readContext, testKafka, topicName, waitForPartitions } from './helpers.js';
 
 let admin: Admin;
 let producer: Producer;
@@ -21,6 +21,7 @@ describe('subscriptions and discovery', () => {
       // The reader's consumer is running and assigned partition 0 only.
       expect((await source.read({ source: source.name, partition: `${topic}:0`, from: 0, until: 2 }, readContext())).map((r) => r.value)).toEqual(['a0', 'a1']);
       await admin.createPartitions({ topicPartitions: [{ topic, count: 2 }] });
+      await waitForPartitions(admin, topic, 2);
       // A new producer: the shared one's metadata does not know the new partition yet.
       const fresh = testKafka().producer();
       await fresh.connect();

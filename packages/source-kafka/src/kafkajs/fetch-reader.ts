@@ -3,7 +3,7 @@ import type { KafkaMessage } from 'kafkajs';
 import type { ResolvedOptions } from '../options.js';
 import { OffsetOutOfRangeError, type PartitionWatermarks, type ReadRequest } from '../reader.js';
 import { KafkajsReaderBase, type ReadState } from './base-reader.js';
-import { createBareCluster } from './isolation.js';
+import { LazyBareCluster } from './isolation.js';
 import type { OwnsPartition } from './owned-assigner.js';
 import { rawRecord } from './raw-record.js';
 
@@ -61,12 +61,8 @@ interface Cluster {
  * (OffsetOutOfRangeError): nothing is ever reset silently.
  */
 export class KafkajsFetchReader extends KafkajsReaderBase {
-  private connected: Promise<Cluster> | undefined;
-  /**
-   * Each leader's broker, looked up once: kafkajs connects a broker on lookup, and concurrent
-   * lookups of one that is not connected yet each open a socket, of which all but one leak
-   * (they kept the process alive after close()).
-   */
+  private readonly clusters: LazyBareCluster<Cluster>;
+  /** Each leader's broker, looked up (and connected by kafkajs) once, until an error drops it. */
   private readonly brokers = new Map<string, Promise<Broker>>();
   /**
    * A broker's Fetch connection being opened. kafkajs opens it on the first Fetch, and concurrent
@@ -77,26 +73,17 @@ export class KafkajsFetchReader extends KafkajsReaderBase {
 
   constructor(options: ResolvedOptions, logger: Logger, owns?: OwnsPartition) {
     super(options, logger, owns);
+    this.clusters = new LazyBareCluster<Cluster>(this.kafka);
   }
 
   private cluster(): Promise<Cluster> {
-    if (!this.connected) {
-      const cluster = createBareCluster(this.kafka) as Cluster;
-      this.connected = cluster.connect().then(
-        () => cluster,
-        (error: unknown) => {
-          this.connected = undefined;
-          throw error;
-        },
-      );
-    }
-    return this.connected;
+    return this.clusters.get();
   }
 
   /** The first plan's listing also connects the fetch cluster, so the first reads find it connected. */
   override async watermarks(topics: readonly string[]): Promise<PartitionWatermarks[]> {
     const marks = await super.watermarks(topics);
-    if (!this.connected && marks.some((m) => m.high > m.low)) {
+    if (!this.clusters.started && marks.some((m) => m.high > m.low)) {
       this.cluster().catch((error: unknown) => this.logger.debug({ err: error }, 'connecting to Kafka ahead of the first read failed; the first read connects again'));
     }
     return marks;
@@ -179,10 +166,8 @@ export class KafkajsFetchReader extends KafkajsReaderBase {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const connected = this.connected;
-    this.connected = undefined;
     this.brokers.clear();
-    await Promise.all([connected?.then((c) => c.disconnect(), () => {}), this.closeShared()]);
+    await Promise.all([this.clusters.close(), this.closeShared()]);
   }
 }
 

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@microbatch/core';
 import type { Kafka, PartitionMetadata } from 'kafkajs';
 import type { PartitionWatermarks } from '../reader.js';
-import { createBareCluster } from './isolation.js';
+import { LazyBareCluster } from './isolation.js';
 import type { OwnsPartition } from './owned-assigner.js';
 
 // Attempts of one offsets call when the broker answers with a retriable error.
@@ -31,14 +31,16 @@ type TopicPartitions = { topic: string; partitions: number[] };
  * tasks over 10 topics of 100 partitions).
  */
 export class OffsetLister {
-  private connected: Promise<Cluster> | undefined;
+  private readonly clusters: LazyBareCluster<Cluster>;
 
   constructor(
-    private readonly kafka: Kafka,
+    kafka: Kafka,
     private readonly logger: Logger,
     private readonly backoff: { readonly retryInitialMs: number; readonly retryMaxMs: number },
     private readonly owns: OwnsPartition | undefined,
-  ) {}
+  ) {
+    this.clusters = new LazyBareCluster<Cluster>(kafka);
+  }
 
   async listTopics(): Promise<string[]> {
     const { topicMetadata } = await (await this.cluster()).metadata();
@@ -71,23 +73,11 @@ export class OffsetLister {
   }
 
   async close(): Promise<void> {
-    const connected = this.connected;
-    this.connected = undefined;
-    await connected?.then((c) => c.disconnect(), () => {});
+    await this.clusters.close();
   }
 
   private cluster(): Promise<Cluster> {
-    if (!this.connected) {
-      const cluster = createBareCluster(this.kafka) as Cluster;
-      this.connected = cluster.connect().then(
-        () => cluster,
-        (error: unknown) => {
-          this.connected = undefined;
-          throw error;
-        },
-      );
-    }
-    return this.connected;
+    return this.clusters.get();
   }
 
   /**
