@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { silentLogger } from '@microbatch/core';
-import { createKafkaSource, fixKafkajs, type KafkaRecord } from '@microbatch/source-kafka';
+import { fixKafkajs, readTopic as readWholeTopic } from '@microbatch/source-kafka';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { outputTopics } from './kafka-outputs.js';
 import type { KafkaSinkSpec } from './uris.js';
@@ -73,23 +72,6 @@ export interface TopicEntry {
  * crash test's evidence that kills landed inside open transactions.)
  */
 export async function readTopic(spec: KafkaSinkSpec, topic: string, isolationLevel: 'read_committed' | 'read_uncommitted' = 'read_committed'): Promise<TopicEntry[]> {
-  const source = createKafkaSource({ name: 'verify', brokers: spec.brokers, topics: [topic], isolationLevel, startingOffsets: 'earliest', deserializer: 'bytes', clientId: 'microbatch-sample-verify' });
-  const context = { appId: 'verify', batchTime: 0, attempt: 1, signal: new AbortController().signal, logger: silentLogger };
-  try {
-    await source.open({ appId: 'verify', logger: silentLogger });
-    const latest = await source.latestOffsets();
-    const start = await source.startOffsets(Object.keys(latest), 'initial');
-    const out: TopicEntry[] = [];
-    for (const [partition, until] of Object.entries(latest)) {
-      const from = start[partition]!;
-      if (until <= from) continue;
-      const records = (await source.read({ source: 'verify', partition, from, until }, context)) as KafkaRecord<Buffer | null>[];
-      for (const r of records) {
-        if (r.kind === 'record') out.push({ partition: r.partition, offset: r.offset, key: r.key?.toString('utf8') ?? null, value: r.value?.toString('utf8') ?? null });
-      }
-    }
-    return out;
-  } finally {
-    await source.close();
-  }
+  const records = await readWholeTopic({ brokers: spec.brokers, topic, isolationLevel, clientId: 'microbatch-sample-verify' });
+  return records.map((r) => ({ partition: r.partition, offset: r.offset, key: r.key?.toString('utf8') ?? null, value: r.value?.toString('utf8') ?? null }));
 }

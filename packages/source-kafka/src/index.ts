@@ -1,4 +1,5 @@
 export { createKafkaSource, type KafkaSource, type KafkaSourceElement, type KafkaSourceMetrics } from './source.js';
+export { readTopic, type ReadTopicOptions } from './read-topic.js';
 export type { KafkaSourceOptions, ReaderScope, ResolvedOptions, StartingOffset, DeserializationErrorPolicy } from './options.js';
 export {
   isDeadLetter,

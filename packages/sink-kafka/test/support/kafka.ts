@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { silentLogger } from '@microbatch/core';
-import { createKafkaSource, fixKafkajs, type KafkaRecord } from '@microbatch/source-kafka';
+import { fixKafkajs, readTopic } from '@microbatch/source-kafka';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, inject } from 'vitest';
 
@@ -71,25 +70,10 @@ export interface ReadBackRecord {
 
 /** Every record of `topic` a read_committed consumer sees (all partitions, earliest to the last stable offset). */
 export async function readCommitted(topic: string, isolationLevel: 'read_committed' | 'read_uncommitted' = 'read_committed'): Promise<ReadBackRecord[]> {
-  const source = createKafkaSource({ name: 'verify', brokers: brokers(), topics: [topic], isolationLevel, startingOffsets: 'earliest', deserializer: 'bytes', clientId: 'sink-kafka-verify' });
-  try {
-    await source.open({ appId: 'verify', logger: silentLogger });
-    const latest = await source.latestOffsets();
-    const start = await source.startOffsets(Object.keys(latest), 'initial');
-    const out: ReadBackRecord[] = [];
-    for (const [partition, until] of Object.entries(latest)) {
-      const from = start[partition]!;
-      if (until <= from) continue;
-      const records = (await source.read({ source: 'verify', partition, from, until }, { appId: 'verify', batchTime: 0, attempt: 1, signal: new AbortController().signal, logger: silentLogger })) as KafkaRecord<Buffer | null>[];
-      for (const r of records) {
-        if (r.kind !== 'record') continue;
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(r.headers)) headers[k] = String(v);
-        out.push({ partition: r.partition, offset: r.offset, key: r.key?.toString('utf8') ?? null, value: r.value?.toString('utf8') ?? null, headers });
-      }
-    }
-    return out;
-  } finally {
-    await source.close();
-  }
+  const records = await readTopic({ brokers: brokers(), topic, isolationLevel, clientId: 'sink-kafka-verify' });
+  return records.map((r) => {
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(r.headers)) headers[k] = String(v);
+    return { partition: r.partition, offset: r.offset, key: r.key?.toString('utf8') ?? null, value: r.value?.toString('utf8') ?? null, headers };
+  });
 }

@@ -5,23 +5,18 @@ import type { Row } from './diff.js';
 import type { RunInfo } from './options.js';
 import { withTarget } from './snapshots.js';
 
-/** The part of @microbatch/source-kafka the snapshot reads with (an optional peer dependency). */
-interface SourceKafkaModule {
-  createKafkaSource(options: Record<string, unknown>): {
-    open(context: { appId: string; logger: typeof silentLogger }): Promise<void>;
-    latestOffsets(): Promise<Record<string, number>>;
-    startOffsets(partitions: string[], which: 'initial'): Promise<Record<string, number>>;
-    read(range: { source: string; partition: string; from: number; until: number }, context: Record<string, unknown>): Promise<unknown[]>;
-    close(): Promise<void>;
-  };
-}
+type Source = {
+  open(context: { appId: string; logger: typeof silentLogger }): Promise<void>;
+  latestOffsets(): Promise<Record<string, number>>;
+  close(): Promise<void>;
+};
 
-interface SnapshotRecord {
-  readonly kind: string;
-  readonly partition: number;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: Record<string, unknown>;
+/** The part of @microbatch/source-kafka the snapshot uses (an optional peer dependency). */
+interface SourceKafkaModule {
+  createKafkaSource(options: Record<string, unknown>): Source;
+  readTopic(options: { brokers: string[]; topic: string; clientId: string }): Promise<
+    Array<{ partition: number; key: Buffer | null; value: Buffer | null; headers: Record<string, unknown> }>
+  >;
 }
 
 /**
@@ -45,55 +40,42 @@ export function kafkaSnapshot(options: { brokers: readonly string[]; topic: stri
   }
   return async (run) => {
     const topic = withTarget(options.topic, run);
-    const { createKafkaSource } = await optionalImport<SourceKafkaModule>('@microbatch/source-kafka', 'kafkaSnapshot');
-    const source = (isolationLevel: 'read_committed' | 'read_uncommitted') =>
-      createKafkaSource({ name: 'snapshot', brokers: [...options.brokers], topics: [topic], isolationLevel, startingOffsets: 'earliest', deserializer: 'bytes', clientId: 'microbatch-verify-snapshot' });
-    const committed = source('read_committed');
-    const uncommitted = source('read_uncommitted');
-    const context = { appId: 'microbatch-verify-snapshot', logger: silentLogger };
-    try {
-      await Promise.all([committed.open(context), uncommitted.open(context)]);
-      const ends = await settledEnds(committed, uncommitted, settleTimeoutMs, topic);
-      const starts = await committed.startOffsets(Object.keys(ends), 'initial');
-      const rows: Row[] = [];
-      for (const [partition, until] of Object.entries(ends)) {
-        const from = starts[partition]!;
-        if (until <= from) continue;
-        const records = (await committed.read(
-          { source: 'snapshot', partition, from, until },
-          { appId: context.appId, batchTime: 0, attempt: 1, signal: new AbortController().signal, logger: silentLogger },
-        )) as SnapshotRecord[];
-        for (const r of records) {
-          if (r.kind !== 'record') continue;
-          rows.push({
-            partition: r.partition,
-            key: r.key?.toString('utf8') ?? null,
-            value: r.value?.toString('utf8') ?? null,
-            headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, v === undefined || v === null ? null : String(v)])),
-          });
-        }
-      }
-      return rows;
-    } finally {
-      await Promise.all([committed.close(), uncommitted.close()]);
-    }
+    const kafka = await optionalImport<SourceKafkaModule>('@microbatch/source-kafka', 'kafkaSnapshot');
+    await settled(kafka, [...options.brokers], topic, settleTimeoutMs);
+    const records = await kafka.readTopic({ brokers: [...options.brokers], topic, clientId: 'microbatch-verify-snapshot' });
+    return records.map((r) => ({
+      partition: r.partition,
+      key: r.key?.toString('utf8') ?? null,
+      value: r.value?.toString('utf8') ?? null,
+      headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, v === undefined || v === null ? null : String(v)])),
+    }));
   };
 }
 
-/** Each partition's last stable offset, once it reached the high watermark (no transaction open). */
-async function settledEnds(committed: ReturnType<SourceKafkaModule['createKafkaSource']>, uncommitted: ReturnType<SourceKafkaModule['createKafkaSource']>, timeoutMs: number, topic: string): Promise<Record<string, number>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [stable, high] = await Promise.all([committed.latestOffsets(), uncommitted.latestOffsets()]);
-    const open = Object.keys(high).find((p) => (stable[p] ?? 0) < high[p]!);
-    if (open === undefined) return stable;
-    if (Date.now() >= deadline) {
-      throw new MicrobatchError(
-        'SOURCE_FAILED',
-        `kafkaSnapshot: a transaction is still open in ${open} after ${timeoutMs} ms (last stable offset ${stable[open]}, high watermark ${high[open]}): the records after it cannot be read yet`,
-        { details: { topic, partition: open, lastStableOffset: stable[open], highWatermark: high[open] } },
-      );
+/** Waits until no transaction is open in `topic`: every partition's last stable offset reached its high watermark. */
+async function settled(kafka: SourceKafkaModule, brokers: string[], topic: string, timeoutMs: number): Promise<void> {
+  const source = (isolationLevel: 'read_committed' | 'read_uncommitted') =>
+    kafka.createKafkaSource({ name: 'snapshot', brokers, topics: [topic], isolationLevel, deserializer: 'bytes', clientId: 'microbatch-verify-snapshot' });
+  const committed = source('read_committed');
+  const uncommitted = source('read_uncommitted');
+  const context = { appId: 'microbatch-verify-snapshot', logger: silentLogger };
+  try {
+    await Promise.all([committed.open(context), uncommitted.open(context)]);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const [stable, high] = await Promise.all([committed.latestOffsets(), uncommitted.latestOffsets()]);
+      const open = Object.keys(high).find((p) => (stable[p] ?? 0) < high[p]!);
+      if (open === undefined) return;
+      if (Date.now() >= deadline) {
+        throw new MicrobatchError(
+          'SOURCE_FAILED',
+          `kafkaSnapshot: a transaction is still open in ${open} after ${timeoutMs} ms (last stable offset ${stable[open]}, high watermark ${high[open]}): the records after it cannot be read yet`,
+          { details: { topic, partition: open, lastStableOffset: stable[open], highWatermark: high[open] } },
+        );
+      }
+      await sleep(100);
     }
-    await sleep(100);
+  } finally {
+    await Promise.all([committed.close(), uncommitted.close()]);
   }
 }
