@@ -1,7 +1,7 @@
 import type { Logger } from '@microbatch/core';
 import type { KafkaMessage } from 'kafkajs';
 import type { ResolvedOptions } from '../options.js';
-import { OffsetOutOfRangeError, type PartitionWatermarks, type ReadRequest } from '../reader.js';
+import type { PartitionWatermarks, ReadRequest } from '../reader.js';
 import { KafkajsReaderBase, type ReadState } from './base-reader.js';
 import { LazyBareCluster } from './isolation.js';
 import type { OwnsPartition } from './owned-assigner.js';
@@ -135,12 +135,9 @@ export class KafkajsFetchReader extends KafkajsReaderBase {
       return responses[0]?.partitions[0]?.messages ?? [];
     } catch (error) {
       const type = (error as { type?: string }).type;
-      if (type === 'OFFSET_OUT_OF_RANGE') {
-        // Below the log start (retention, deleteRecords): the range is gone. Otherwise (a leader
-        // change that lost the tail, say) the retry loop asks again.
-        const low = await this.offsets.logStart(topic, partition);
-        if (offset < low) throw new OffsetOutOfRangeError(topic, partition, offset, low);
-      }
+      // Below the log start (retention, deleteRecords), `verify` throws: the range is gone.
+      // Otherwise (a leader change that lost the tail, say) the retry loop asks again.
+      if (type === 'OFFSET_OUT_OF_RANGE') await this.verify(topic, partition, offset);
       if (type !== undefined && STALE_METADATA.has(type)) {
         this.brokers.clear();
         await cluster.refreshMetadata().catch(() => {});
