@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
+import { percentile } from './events.ts';
 import { runChild, type ChildResult } from './harness.ts';
 import type { ScenarioResult } from './report.ts';
 import type { StoreResult } from './scenarios/checkpoints.ts';
@@ -319,7 +320,7 @@ export async function endToEnd(e: EndToEnd): Promise<ScenarioResult[]> {
  */
 function firstAgainstLater(runs: readonly (readonly { ms: number; records: number }[])[]): { first: number[]; later: number[]; ratio: number } {
   const perRecord = (b: { ms: number; records: number }) => (b.ms * 1000) / b.records;
-  const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+  const mid = (xs: number[]) => (xs.length === 0 ? Number.NaN : percentile(xs, 50));
   const first: number[] = [];
   const later: number[] = [];
   for (const batches of runs) {
