@@ -1,9 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '@microbatch/core';
-import type { ResolvedOptions } from '../options.js';
 import type { PartitionWatermarks, ReadRequest } from '../reader.js';
 import { KafkajsReaderBase, type ReadState } from './base-reader.js';
-import type { OwnsPartition } from './owned-assigner.js';
 import { ConsumerSession, type ActiveRead } from './session.js';
 
 /**
@@ -18,10 +15,6 @@ export class KafkajsReader extends KafkajsReaderBase {
   private readonly knownTopics = new Set<string>();
   /** Reads that continued where the consumer already was: no seek, no log start check. */
   continuedReads = 0;
-
-  constructor(options: ResolvedOptions, logger: Logger, owns?: OwnsPartition) {
-    super(options, logger, owns);
-  }
 
   override async watermarks(topics: readonly string[]): Promise<PartitionWatermarks[]> {
     const marks = await super.watermarks(topics);

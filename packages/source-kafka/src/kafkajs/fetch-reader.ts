@@ -1,10 +1,7 @@
-import type { Logger } from '@microbatch/core';
 import type { KafkaMessage } from 'kafkajs';
-import type { ResolvedOptions } from '../options.js';
 import type { PartitionWatermarks, ReadRequest } from '../reader.js';
 import { KafkajsReaderBase, type ReadState } from './base-reader.js';
 import { LazyBareCluster } from './isolation.js';
-import type { OwnsPartition } from './owned-assigner.js';
 import { rawRecord } from './raw-record.js';
 
 // kafkajs' protocol constants (src/protocol/isolationLevel.js).
@@ -61,7 +58,7 @@ interface Cluster {
  * (OffsetOutOfRangeError): nothing is ever reset silently.
  */
 export class KafkajsFetchReader extends KafkajsReaderBase {
-  private readonly clusters: LazyBareCluster<Cluster>;
+  private readonly clusters = new LazyBareCluster<Cluster>(this.kafka);
   /** Each leader's broker, looked up (and connected by kafkajs) once, until an error drops it. */
   private readonly brokers = new Map<string, Promise<Broker>>();
   /**
@@ -70,11 +67,6 @@ export class KafkajsFetchReader extends KafkajsReaderBase {
    * connection object, leaking all but the last: the sockets kept the process alive after close().
    */
   private readonly connectingFetch = new WeakMap<Broker, Promise<unknown>>();
-
-  constructor(options: ResolvedOptions, logger: Logger, owns?: OwnsPartition) {
-    super(options, logger, owns);
-    this.clusters = new LazyBareCluster<Cluster>(this.kafka);
-  }
 
   private cluster(): Promise<Cluster> {
     return this.clusters.get();
