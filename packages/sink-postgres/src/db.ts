@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MicrobatchError, type Logger } from '@microbatch/core';
@@ -10,9 +11,20 @@ export interface SqlResult<R> {
   readonly rowCount: number;
 }
 
+/** How one statement runs. */
+export interface QueryOptions {
+  /**
+   * Keep the statement parsed and planned on its connection (a named prepared statement, named
+   * after a hash of its text), so each later run of the same text on that connection only binds
+   * and executes. For statements run on every transaction. node-postgres only; PGlite and an
+   * adapter written by hand may ignore it. Default false.
+   */
+  readonly prepare?: boolean;
+}
+
 /** Anything that runs statements: an open transaction, or the database outside one. */
 export interface SqlExecutor {
-  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<SqlResult<R>>;
+  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[], options?: QueryOptions): Promise<SqlResult<R>>;
 }
 
 /** An open transaction on one connection. Everything a sink writes goes through here. */
@@ -38,12 +50,14 @@ export interface Database extends SqlExecutor {
   /** Ends the pool or PGlite instance only if this adapter created it. Safe twice. */
   close(): Promise<void>;
   /**
-   * Opens up to `connections` pooled connections now (at most the pool's `max`), checks each with
-   * `SELECT 1` and returns it to the pool, so the concurrent transactions of a first batch do not
-   * each pay a connection's setup (TCP, TLS, authentication, a new server backend). PGlite has one
-   * in-process connection and needs none. Optional: an adapter written by hand may leave it out.
+   * Opens up to `connections` pooled connections now (at most the pool's `max`) and returns them
+   * to the pool, so the concurrent transactions of a first batch do not each pay a connection's
+   * setup (TCP, TLS, authentication, a new server backend). On each, `prime` runs in a transaction
+   * that is then rolled back (prepared statements outlive it: they belong to the connection), or
+   * `SELECT 1` without one. PGlite has one in-process connection and needs none. Optional: an
+   * adapter written by hand may leave it out.
    */
-  warmUp?(connections: number): Promise<void>;
+  warmUp?(connections: number, prime?: (tx: SqlTransaction) => Promise<void>): Promise<void>;
 }
 
 /** The part of PGlite the sinks use, structurally, so PGlite stays an optional dependency. */
@@ -121,6 +135,7 @@ export function fromPool(pool: pg.Pool, options: DatabaseOptions & { owned?: boo
   return {
     driver: 'pg',
     async query<R>(text: string, params?: readonly unknown[]) {
+      // Never prepared: pool.query may run each time on another connection.
       const result = await pool.query(text, params as unknown[]);
       return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
     },
@@ -145,7 +160,7 @@ export function fromPool(pool: pg.Pool, options: DatabaseOptions & { owned?: boo
         client.release(broken ?? false);
       }
     },
-    async warmUp(connections: number) {
+    async warmUp(connections: number, prime?: (tx: SqlTransaction) => Promise<void>) {
       // All connects are asked for before any returns its client, so the pool opens new ones
       // rather than handing the same idle client round.
       const count = Math.min(connections, pool.options.max ?? 10);
@@ -154,7 +169,16 @@ export function fromPool(pool: pg.Pool, options: DatabaseOptions & { owned?: boo
           const client = await pool.connect();
           let broken: Error | undefined;
           try {
-            await client.query('SELECT 1');
+            if (prime) {
+              await client.query('BEGIN');
+              try {
+                await prime(pgTransaction(client));
+              } finally {
+                await client.query('ROLLBACK');
+              }
+            } else {
+              await client.query('SELECT 1');
+            }
           } catch (error) {
             broken = error as Error;
             throw error;
@@ -187,8 +211,8 @@ function pgTransaction(client: pg.PoolClient): SqlTransaction {
   return {
     driver: 'pg',
     raw: client,
-    async query<R>(text: string, params?: readonly unknown[]) {
-      const result = await client.query(text, params as unknown[]);
+    async query<R>(text: string, params?: readonly unknown[], options?: QueryOptions) {
+      const result = await client.query(options?.prepare ? { name: statementName(text), text, values: params as unknown[] } : { text, values: params as unknown[] });
       return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
     },
     async copyFrom(target, chunks) {
@@ -197,6 +221,27 @@ function pgTransaction(client: pg.PoolClient): SqlTransaction {
       return Number(stream.rowCount ?? 0);
     },
   };
+}
+
+/** `executor` with every statement prepared (see QueryOptions.prepare). */
+export function preparing(executor: SqlExecutor): SqlExecutor {
+  return { query: (text, params) => executor.query(text, params, { prepare: true }) };
+}
+
+const statementNames = new Map<string, string>();
+
+/**
+ * A prepared statement's name: node-postgres refuses one name for two texts on a connection, so
+ * the name is the text's hash. Remembered, as the same few texts come back on every transaction.
+ */
+export function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `microbatch_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+    if (statementNames.size >= 1000) statementNames.clear();
+    statementNames.set(text, name);
+  }
+  return name;
 }
 
 /**

@@ -36,6 +36,16 @@ export async function storeOffsets(
 ): Promise<void> {
   if (ranges.length === 0) return;
   const sorted = [...ranges].sort((a, b) => (a.source + '\u0000' + a.partition < b.source + '\u0000' + b.partition ? -1 : 1));
+  await upsertOffsets(tx, tables, key, sorted);
+}
+
+/** The statement of storeOffsets, also with no ranges at all (the sink's warm-up prepares it so). */
+export async function upsertOffsets(
+  tx: SqlExecutor,
+  tables: SinkTables,
+  key: { appId: string; outputName: string; batchTime: number },
+  sorted: readonly OffsetRange[],
+): Promise<void> {
   await tx.query(
     `INSERT INTO ${tables.offsets} (app_id, output_name, source, source_partition, next_offset, batch_time)
      SELECT $1, $2, r.source, r.part, r.next_offset, $3 FROM unnest($4::text[], $5::text[], $6::bigint[]) AS r(source, part, next_offset)

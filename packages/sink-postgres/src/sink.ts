@@ -9,10 +9,11 @@ import {
   type SinkOpenContext,
   invalidOption,
 } from '@microbatch/core';
-import { type Database, type DatabaseInput, type SqlTransaction, toDatabase } from './db.js';
+import { type Database, type DatabaseInput, type SqlExecutor, type SqlTransaction, preparing, toDatabase } from './db.js';
 import { sinkError } from './errors.js';
 import { type FenceKey, checkEpoch, claimEpoch } from './fence.js';
-import { isShared, sharedRanges, storeOffsets } from './offsets.js';
+import { insertMarkers } from './markers.js';
+import { isShared, sharedRanges, storeOffsets, upsertOffsets } from './offsets.js';
 import { type RetryOptions, withRetry } from './retry.js';
 import { type SchemaOptions, type SinkTables, ensureTables, sinkTables } from './schema.js';
 
@@ -48,6 +49,14 @@ export interface PostgresSinkOptions<T> extends SchemaOptions {
    * default `maxConcurrentPartitions`; at most the pool's `max`; 0: none. Nothing for PGlite.
    */
   readonly warmConnections?: number;
+  /**
+   * Run the sink's own statements (the fence check, the markers, the offsets) as named prepared
+   * statements: parsed and planned once per connection, not on every transaction, and prepared
+   * on the `warmConnections` before the first batch. Default true. Set false behind a pooler
+   * that cannot keep them (PgBouncer in transaction mode before 1.21, or without
+   * `max_prepared_statements`). Nothing for PGlite.
+   */
+  readonly prepareStatements?: boolean;
   readonly logger?: Logger;
 }
 
@@ -79,8 +88,12 @@ export function postgresSink<T>(options: PostgresSinkOptions<T>): PostgresSink<T
   if (options.pool === undefined || options.pool === null) throw invalidOption('pool', 'expected a pg.Pool, a PGlite instance or a URI');
   const warmConnections = options.warmConnections ?? 4;
   if (!Number.isInteger(warmConnections) || warmConnections < 0) throw invalidOption('warmConnections', 'expected a non-negative integer', options.warmConnections);
+  const prepareStatements = options.prepareStatements ?? true;
+  if (typeof prepareStatements !== 'boolean') throw invalidOption('prepareStatements', 'expected a boolean', options.prepareStatements);
   const tables = sinkTables(options);
   const name = options.name;
+  // The executor of the sink's own statements in a transaction (the user's write gets `tx` itself).
+  const own = prepareStatements ? preparing : (tx: SqlExecutor) => tx;
   let warming: Promise<void> | undefined;
 
   let database: Promise<Database> | undefined;
@@ -129,7 +142,7 @@ export function postgresSink<T>(options: PostgresSinkOptions<T>): PostgresSink<T
       // the first write connects again, with its retries, and reports what still fails.
       if (warmConnections > 0 && handle.warmUp && !warming) {
         const logger = options.logger ?? context.logger;
-        warming = handle.warmUp(warmConnections).catch((error: unknown) => {
+        warming = handle.warmUp(warmConnections, prepareStatements ? (tx) => primeStatements(own(tx), tables, { appId: context.appId, outputName: name }, options.storeOffsets === true) : undefined).catch((error: unknown) => {
           if (!closed) logger.warn({ err: error, output: name }, 'opening PostgreSQL connections ahead of the first batch failed; the first write connects again');
         });
       }
@@ -138,7 +151,7 @@ export function postgresSink<T>(options: PostgresSinkOptions<T>): PostgresSink<T
     async write(batch: Batch<T>, context: OutputContext) {
       const handle = await prepare(context.appId, context.epoch, context.logger);
       const allRanges = Array.from({ length: batch.numPartitions }, (_, i) => batch.partitionRanges(i));
-      const writer = new TransactionWriter(handle, tables, options, context, batch.numPartitions, allRanges, retrying);
+      const writer = new TransactionWriter(handle, tables, options, context, batch.numPartitions, allRanges, retrying, own);
       if (granularity === 'batch') {
         const parts: T[][] = new Array(batch.numPartitions);
         await batch.foreachPartition((records, ctx) => {
@@ -207,6 +220,7 @@ class TransactionWriter<T> {
     private readonly numPartitions: number,
     private readonly ranges: readonly (readonly OffsetRange[])[],
     private readonly retrying: Retrying,
+    private readonly own: (tx: SqlExecutor) => SqlExecutor,
   ) {
     this.key = { appId: context.appId, outputName: options.name };
     this.shared = sharedRanges(ranges);
@@ -223,8 +237,9 @@ class TransactionWriter<T> {
         `batch ${context.batchTime} partition ${partitionId}`,
         () =>
           this.db.transaction(async (tx) => {
-            await checkEpoch(tx, this.tables, this.key, context.epoch);
-            const fresh = await this.insertMarkers(tx, [partitionId], this.ranges[partitionId]!.some((r) => isShared(this.shared, r)));
+            const own = this.own(tx);
+            await checkEpoch(own, this.tables, this.key, context.epoch);
+            const fresh = await this.insertMarkers(own, [partitionId], this.ranges[partitionId]!.some((r) => isShared(this.shared, r)));
             if (fresh.length === 0) {
               context.logger.debug({ output: this.options.name, batchTime: context.batchTime, partitionId }, 'replayed partition already committed; skipped');
               return;
@@ -232,8 +247,8 @@ class TransactionWriter<T> {
             const ranges = this.ranges[partitionId]!;
             await this.options.write(tx, records, this.writeContext(partitionId, [partitionId], ranges));
             if (this.options.storeOffsets) {
-              await this.storeOffsets(tx, ranges.filter((r) => !isShared(this.shared, r)));
-              if (this.shared.size > 0) await this.storeSharedIfComplete(tx);
+              await this.storeOffsets(own, ranges.filter((r) => !isShared(this.shared, r)));
+              if (this.shared.size > 0) await this.storeSharedIfComplete(own);
             }
           }),
         context.logger,
@@ -253,13 +268,14 @@ class TransactionWriter<T> {
         `batch ${context.batchTime}`,
         () =>
           this.db.transaction(async (tx) => {
-            await checkEpoch(tx, this.tables, this.key, context.epoch);
+            const own = this.own(tx);
+            await checkEpoch(own, this.tables, this.key, context.epoch);
             // Normally all or none are new; a subset means the granularity changed across a replay.
-            const fresh = await this.insertMarkers(tx, all, false);
+            const fresh = await this.insertMarkers(own, all, false);
             if (fresh.length === 0) return;
             const ranges = fresh.flatMap((i) => this.ranges[i]!);
             await this.options.write(tx, fresh.flatMap((i) => parts[i]!), this.writeContext(-1, fresh, dedupe(ranges)));
-            if (this.options.storeOffsets) await this.storeOffsets(tx, dedupe(this.ranges.flat()));
+            if (this.options.storeOffsets) await this.storeOffsets(own, dedupe(this.ranges.flat()));
           }),
         context.logger,
         context.signal,
@@ -270,18 +286,12 @@ class TransactionWriter<T> {
   }
 
   /** Inserts the markers; returns the partitions whose marker is new (the others are replays). */
-  private async insertMarkers(tx: SqlTransaction, partitions: readonly number[], shared: boolean): Promise<number[]> {
-    const { rows } = await tx.query<{ partition_id: number }>(
-      `INSERT INTO ${this.tables.markers} (app_id, output_name, batch_time, partition_id, num_partitions, epoch, shared_ranges)
-       SELECT $1, $2, $3, p, $4, $5, $6 FROM unnest($7::int[]) AS p
-       ON CONFLICT (app_id, output_name, batch_time, partition_id) DO NOTHING
-       RETURNING partition_id`,
-      [this.key.appId, this.key.outputName, this.context.batchTime, this.numPartitions, this.context.epoch, shared, partitions],
-    );
-    return rows.map((r) => Number(r.partition_id)).sort((a, b) => a - b);
+  private insertMarkers(tx: SqlExecutor, partitions: readonly number[], shared: boolean): Promise<number[]> {
+    const { context } = this;
+    return insertMarkers(tx, this.tables, { ...this.key, batchTime: context.batchTime, numPartitions: this.numPartitions, epoch: context.epoch, shared }, partitions);
   }
 
-  private storeOffsets(tx: SqlTransaction, ranges: readonly OffsetRange[]): Promise<void> {
+  private storeOffsets(tx: SqlExecutor, ranges: readonly OffsetRange[]): Promise<void> {
     return storeOffsets(tx, this.tables, { ...this.key, batchTime: this.context.batchTime }, ranges);
   }
 
@@ -291,7 +301,7 @@ class TransactionWriter<T> {
    * at once cannot both miss each other's marker (READ COMMITTED sees the other's marker once it
    * holds the lock, since the other released it by committing).
    */
-  private async storeSharedIfComplete(tx: SqlTransaction): Promise<void> {
+  private async storeSharedIfComplete(tx: SqlExecutor): Promise<void> {
     const { appId, outputName } = this.key;
     await tx.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [`${appId}/${outputName}`, String(this.context.batchTime)]);
     const { rows } = await tx.query<{ n: string | number }>(
@@ -305,6 +315,18 @@ class TransactionWriter<T> {
   private writeContext(partitionId: number, partitionIds: readonly number[], partitionRanges: readonly OffsetRange[]): PostgresWriteContext {
     return { ...this.context, partitionId, numPartitions: this.numPartitions, partitionIds, partitionRanges };
   }
+}
+
+/**
+ * Runs, in the warm-up's rolled-back transaction, the statements every partition's transaction
+ * runs, so each warm connection holds them prepared. They write nothing (no markers, no offsets),
+ * and the epoch is the largest there is, so this is never fenced: a prepared statement depends on
+ * its text and parameter types only, not on the values.
+ */
+async function primeStatements(tx: SqlExecutor, tables: SinkTables, key: FenceKey, offsets: boolean): Promise<void> {
+  await checkEpoch(tx, tables, key, Number.MAX_SAFE_INTEGER);
+  await insertMarkers(tx, tables, { ...key, batchTime: 0, numPartitions: 0, epoch: 0, shared: false }, []);
+  if (offsets) await upsertOffsets(tx, tables, { ...key, batchTime: 0 }, []);
 }
 
 function dedupe(ranges: readonly OffsetRange[]): OffsetRange[] {

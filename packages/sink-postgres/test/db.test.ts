@@ -53,6 +53,7 @@ describe('database inputs', () => {
     expect(bad({ write: 'nope' })).toBe(true);
     expect(bad({ granularity: 'row' })).toBe(true);
     expect(bad({ tablePrefix: 'bad-prefix;' })).toBe(true);
+    expect(bad({ prepareStatements: 'yes' })).toBe(true);
   });
 });
 
@@ -107,5 +108,79 @@ describe('warmConnections', () => {
       }
     })();
     expect(isMicrobatchError(error, 'INVALID_OPTION')).toBe(true);
+  });
+
+  /** The names and texts of the sink's prepared statements on every connection of the pool, idle ones all. */
+  const preparedPerConnection = async (pool: pg.Pool) => {
+    const clients = await Promise.all(Array.from({ length: pool.totalCount }, () => pool.connect()));
+    try {
+      return await Promise.all(
+        clients.map(async (client) => {
+          const { rows } = await client.query<{ name: string; statement: string; runs: number }>(
+            `SELECT name, statement, (generic_plans + custom_plans)::int AS runs FROM pg_prepared_statements WHERE name LIKE 'microbatch\\_%' ORDER BY name`,
+          );
+          return rows;
+        }),
+      );
+    } finally {
+      for (const client of clients) client.release();
+    }
+  };
+
+  it("prepares the sink's own statements on each warm connection, writes nothing, and the first batch's transactions reuse them", async () => {
+    const pool = createPool(databaseUrl(), 8);
+    const prefix = `${randomName('w')}_`;
+    const sink = postgresSink({ pool, name: 'out', tablePrefix: prefix, storeOffsets: true, write: async () => {} });
+    try {
+      await sink.open(open);
+      await idleReaches(pool, 4);
+      const warmed = await preparedPerConnection(pool);
+      expect(warmed).toHaveLength(4);
+      const names = warmed[0]!.map((s) => s.name);
+      for (const statements of warmed) {
+        // The fence check, the marker insert and the offsets upsert, the same three on each.
+        expect(statements.map((s) => s.name)).toEqual(names);
+      }
+      expect(names).toHaveLength(3);
+      const texts = warmed[0]!.map((s) => s.statement).join('\n');
+      for (const table of ['fences', 'markers', 'offsets']) expect(texts).toContain(`${prefix}${table}`);
+      // The warm-up's transaction was rolled back: no marker, no offset.
+      for (const table of ['markers', 'offsets']) expect((await pool.query(`SELECT count(*)::int AS n FROM "${prefix}${table}"`)).rows[0].n).toBe(0);
+
+      const context = { appId: open.appId, epoch: 1, batchTime: 1000, attempt: 1, outputName: 'out', offsetRanges: [], signal: new AbortController().signal, logger: silentLogger };
+      const ranges = [0, 1, 2, 3].map((p) => [{ source: 's', partition: String(p), from: 0, until: 1 }]);
+      const batch = Batch.fromPartitions(1000, [['a'], ['b'], ['c'], ['d']], ranges);
+      await sink.write(batch.bind(context), context);
+      expect((await pool.query(`SELECT count(*)::int AS n FROM "${prefix}markers"`)).rows[0].n).toBe(4);
+      // Every partition's transaction ran the statements the warm-up prepared, under their names:
+      // no connection holds another, and the marker insert ran once more per partition.
+      const after = await preparedPerConnection(pool);
+      for (const statements of after) expect(statements.map((s) => s.name)).toEqual(names);
+      const runsOf = (per: typeof after, table: string) => per.flat().filter((s) => s.statement.includes(`INSERT INTO "${prefix}${table}"`)).reduce((n, s) => n + s.runs, 0);
+      expect(runsOf(warmed, 'markers')).toBe(4);
+      expect(runsOf(after, 'markers')).toBe(4 + 4);
+    } finally {
+      await sink.close();
+      await dropAll(pool, prefix);
+      await pool.end();
+    }
+  });
+
+  it('prepareStatements: false prepares nothing, neither ahead nor in the transactions', async () => {
+    const pool = createPool(databaseUrl(), 8);
+    const prefix = `${randomName('w')}_`;
+    const sink = postgresSink({ pool, name: 'out', tablePrefix: prefix, prepareStatements: false, write: async () => {} });
+    try {
+      await sink.open(open);
+      await idleReaches(pool, 4);
+      const context = { appId: open.appId, epoch: 1, batchTime: 1000, attempt: 1, outputName: 'out', offsetRanges: [], signal: new AbortController().signal, logger: silentLogger };
+      await sink.write(Batch.fromPartitions(1000, [['a'], ['b']]).bind(context), context);
+      expect((await pool.query(`SELECT count(*)::int AS n FROM "${prefix}markers"`)).rows[0].n).toBe(2);
+      expect((await preparedPerConnection(pool)).flat()).toEqual([]);
+    } finally {
+      await sink.close();
+      await dropAll(pool, prefix);
+      await pool.end();
+    }
   });
 });
