@@ -66,6 +66,23 @@ describe('warmConnections', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   };
+  /** A sink on bookkeeping tables of its own, in a pool of `max`; all three are gone afterwards. */
+  const withSink = async (
+    max: number,
+    options: Partial<Parameters<typeof postgresSink>[0]>,
+    fn: (it: { pool: pg.Pool; prefix: string; sink: ReturnType<typeof postgresSink> }) => Promise<void>,
+  ) => {
+    const pool = createPool(databaseUrl(), max);
+    const prefix = `${randomName('w')}_`;
+    const sink = postgresSink({ pool, name: 'out', tablePrefix: prefix, write: async () => {}, ...options });
+    try {
+      await fn({ pool, prefix, sink });
+    } finally {
+      await sink.close();
+      await dropAll(pool, prefix);
+      await pool.end();
+    }
+  };
 
   it('open() opens that many pooled connections in the background, at most the pool max', async () => {
     for (const [warm, max, expected] of [
@@ -73,33 +90,20 @@ describe('warmConnections', () => {
       [6, 8, 6],
       [4, 2, 2],
     ] as const) {
-      const pool = createPool(databaseUrl(), max);
-      const prefix = `${randomName('w')}_`;
-      const sink = postgresSink({ pool, name: 'out', tablePrefix: prefix, ...(warm === undefined ? {} : { warmConnections: warm }), write: async () => {} });
-      try {
+      await withSink(max, warm === undefined ? {} : { warmConnections: warm }, async ({ pool, sink }) => {
         await sink.open(open);
         await idleReaches(pool, expected);
         expect(pool.totalCount).toBe(expected);
-      } finally {
-        await sink.close();
-        await dropAll(pool, prefix);
-        await pool.end();
-      }
+      });
     }
   });
 
   it('0 opens none beyond the one the epoch claim used; a negative count is INVALID_OPTION', async () => {
-    const pool = createPool(databaseUrl(), 8);
-    const prefix = `${randomName('w')}_`;
-    const sink = postgresSink({ pool, name: 'out', tablePrefix: prefix, warmConnections: 0, write: async () => {} });
-    try {
+    await withSink(8, { warmConnections: 0 }, async ({ pool, sink }) => {
       await sink.open(open);
       await sink.close(); // waits for a warm-up, had one started
       expect(pool.totalCount).toBe(1);
-    } finally {
-      await dropAll(pool, prefix);
-      await pool.end();
-    }
+    });
     const error = (() => {
       try {
         postgresSink({ pool: databaseUrl(), name: 'out', warmConnections: -1, write: async () => {} });
@@ -128,10 +132,7 @@ describe('warmConnections', () => {
   };
 
   it("prepares the sink's own statements on each warm connection, writes nothing, and the first batch's transactions reuse them", async () => {
-    const pool = createPool(databaseUrl(), 8);
-    const prefix = `${randomName('w')}_`;
-    const sink = postgresSink({ pool, name: 'out', tablePrefix: prefix, storeOffsets: true, write: async () => {} });
-    try {
+    await withSink(8, { storeOffsets: true }, async ({ pool, prefix, sink }) => {
       await sink.open(open);
       await idleReaches(pool, 4);
       const warmed = await preparedPerConnection(pool);
@@ -159,28 +160,17 @@ describe('warmConnections', () => {
       const runsOf = (per: typeof after, table: string) => per.flat().filter((s) => s.statement.includes(`INSERT INTO "${prefix}${table}"`)).reduce((n, s) => n + s.runs, 0);
       expect(runsOf(warmed, 'markers')).toBe(4);
       expect(runsOf(after, 'markers')).toBe(4 + 4);
-    } finally {
-      await sink.close();
-      await dropAll(pool, prefix);
-      await pool.end();
-    }
+    });
   });
 
   it('prepareStatements: false prepares nothing, neither ahead nor in the transactions', async () => {
-    const pool = createPool(databaseUrl(), 8);
-    const prefix = `${randomName('w')}_`;
-    const sink = postgresSink({ pool, name: 'out', tablePrefix: prefix, prepareStatements: false, write: async () => {} });
-    try {
+    await withSink(8, { prepareStatements: false }, async ({ pool, prefix, sink }) => {
       await sink.open(open);
       await idleReaches(pool, 4);
       const context = { appId: open.appId, epoch: 1, batchTime: 1000, attempt: 1, outputName: 'out', offsetRanges: [], signal: new AbortController().signal, logger: silentLogger };
       await sink.write(Batch.fromPartitions(1000, [['a'], ['b']]).bind(context), context);
       expect((await pool.query(`SELECT count(*)::int AS n FROM "${prefix}markers"`)).rows[0].n).toBe(2);
       expect((await preparedPerConnection(pool)).flat()).toEqual([]);
-    } finally {
-      await sink.close();
-      await dropAll(pool, prefix);
-      await pool.end();
-    }
+    });
   });
 });
