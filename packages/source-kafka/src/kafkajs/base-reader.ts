@@ -6,6 +6,7 @@ import type { TopicPartition } from '../partition-id.js';
 import { OffsetOutOfRangeError, type KafkaReader, type PartitionWatermarks, type RawKafkaRecord, type ReadRequest } from '../reader.js';
 import { createKafkaClient } from './client.js';
 import { listOffsetsUncommitted } from './isolation.js';
+import { LazyConnection } from './lazy-connection.js';
 import { OffsetLister } from './offsets.js';
 import type { OwnsPartition } from './owned-assigner.js';
 
@@ -24,7 +25,7 @@ export interface ReadState {
 export abstract class KafkajsReaderBase implements KafkaReader {
   protected readonly kafka: Kafka;
   protected readonly offsets: OffsetLister;
-  private adminClient: Promise<Admin> | undefined;
+  private readonly adminClient = new LazyConnection<Admin>(() => this.kafka.admin());
   private readonly locks = new Map<string, Promise<unknown>>();
   protected closed = false;
 
@@ -43,20 +44,6 @@ export abstract class KafkajsReaderBase implements KafkaReader {
   /** Continues reading `request` from `state.position` until it reaches `until`; throws to be retried. */
   protected abstract readFrom(request: ReadRequest, state: ReadState): Promise<void>;
 
-  private admin(): Promise<Admin> {
-    if (!this.adminClient) {
-      const admin = this.kafka.admin();
-      this.adminClient = admin.connect().then(
-        () => admin,
-        (error: unknown) => {
-          this.adminClient = undefined;
-          throw error;
-        },
-      );
-    }
-    return this.adminClient;
-  }
-
   listTopics(): Promise<string[]> {
     return this.offsets.listTopics();
   }
@@ -67,7 +54,7 @@ export abstract class KafkajsReaderBase implements KafkaReader {
   }
 
   async commitGroupOffsets(groupId: string, offsets: readonly (TopicPartition & { offset: number })[]): Promise<void> {
-    const admin = await this.admin();
+    const admin = await this.adminClient.get();
     const byTopic = new Map<string, { partition: number; offset: string }[]>();
     for (const { topic, partition, offset } of offsets) {
       byTopic.set(topic, [...(byTopic.get(topic) ?? []), { partition, offset: String(offset) }]);
@@ -131,9 +118,7 @@ export abstract class KafkajsReaderBase implements KafkaReader {
 
   /** Marks the reader closed and closes what the base owns (offsets cluster, admin client). */
   protected async closeShared(): Promise<void> {
-    const admin = this.adminClient;
-    this.adminClient = undefined;
-    await Promise.all([this.offsets.close(), admin?.then((a) => a.disconnect(), () => {})]);
+    await Promise.all([this.offsets.close(), this.adminClient.close()]);
   }
 
   abstract close(): Promise<void>;

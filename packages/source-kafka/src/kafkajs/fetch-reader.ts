@@ -1,7 +1,8 @@
 import type { KafkaMessage } from 'kafkajs';
 import type { PartitionWatermarks, ReadRequest } from '../reader.js';
 import { KafkajsReaderBase, type ReadState } from './base-reader.js';
-import { LazyBareCluster } from './isolation.js';
+import { createBareCluster } from './isolation.js';
+import { LazyConnection } from './lazy-connection.js';
 import { rawRecord } from './raw-record.js';
 
 // kafkajs' protocol constants (src/protocol/isolationLevel.js).
@@ -58,7 +59,7 @@ interface Cluster {
  * (OffsetOutOfRangeError): nothing is ever reset silently.
  */
 export class KafkajsFetchReader extends KafkajsReaderBase {
-  private readonly clusters = new LazyBareCluster<Cluster>(this.kafka);
+  private readonly clusters = new LazyConnection(() => createBareCluster(this.kafka) as Cluster);
   /** Each leader's broker, looked up (and connected by kafkajs) once, until an error drops it. */
   private readonly brokers = new Map<string, Promise<Broker>>();
   /**

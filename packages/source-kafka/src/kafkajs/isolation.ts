@@ -43,38 +43,3 @@ export function createBareCluster(kafka: Kafka): unknown {
   return factory.create({ allowAutoTopicCreation: false, instrumentationEmitter: null });
 }
 
-/**
- * A bare cluster of `kafka` (see createBareCluster), connected on first use and shared by the
- * callers that come while it connects; a failed connect is tried again by the next `get`.
- * `close` disconnects it; a `get` after that connects a new one.
- */
-export class LazyBareCluster<C extends { connect(): Promise<void>; disconnect(): Promise<void> }> {
-  private connected: Promise<C> | undefined;
-
-  constructor(private readonly kafka: Kafka) {}
-
-  /** Whether a connect was started (and has not failed). */
-  get started(): boolean {
-    return this.connected !== undefined;
-  }
-
-  get(): Promise<C> {
-    if (!this.connected) {
-      const cluster = createBareCluster(this.kafka) as C;
-      this.connected = cluster.connect().then(
-        () => cluster,
-        (error: unknown) => {
-          this.connected = undefined;
-          throw error;
-        },
-      );
-    }
-    return this.connected;
-  }
-
-  async close(): Promise<void> {
-    const connected = this.connected;
-    this.connected = undefined;
-    await connected?.then((c) => c.disconnect(), () => {});
-  }
-}

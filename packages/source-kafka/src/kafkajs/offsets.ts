@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@microbatch/core';
 import type { Kafka, PartitionMetadata } from 'kafkajs';
 import type { PartitionWatermarks } from '../reader.js';
-import { LazyBareCluster } from './isolation.js';
+import { createBareCluster } from './isolation.js';
+import { LazyConnection } from './lazy-connection.js';
 import type { OwnsPartition } from './owned-assigner.js';
 
 // Attempts of one offsets call when the broker answers with a retriable error.
@@ -31,7 +32,7 @@ type TopicPartitions = { topic: string; partitions: number[] };
  * tasks over 10 topics of 100 partitions).
  */
 export class OffsetLister {
-  private readonly clusters: LazyBareCluster<Cluster>;
+  private readonly clusters: LazyConnection<Cluster>;
 
   constructor(
     kafka: Kafka,
@@ -39,7 +40,7 @@ export class OffsetLister {
     private readonly backoff: { readonly retryInitialMs: number; readonly retryMaxMs: number },
     private readonly owns: OwnsPartition | undefined,
   ) {
-    this.clusters = new LazyBareCluster<Cluster>(kafka);
+    this.clusters = new LazyConnection(() => createBareCluster(kafka) as Cluster);
   }
 
   async listTopics(): Promise<string[]> {
